@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install fleetwise with the given extras.
+# Usage: scripts/setup-venv.sh [EXTRAS]   e.g. scripts/setup-venv.sh dev,libvirt,postgres
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+if [ -n "$extras" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
