@@ -1,0 +1,1 @@
+"""The ``fleetwise`` command line."""

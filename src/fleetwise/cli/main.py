@@ -1,0 +1,38 @@
+"""Entry point of the ``fleetwise`` command: sub-commands and error handling.
+
+Bad input (a :class:`~fleetwise.errors.InputError`) prints one ``error:`` line and
+exits with status 2; a failing driver or peer exits with status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fleetwise.cli import simulate as simulate_cmds
+from fleetwise.errors import FleetwiseError, InputError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fleetwise",
+    help="Energy-aware consolidation of virtualisation hosts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("simulate")(simulate_cmds.simulate)
+app.command("sweep")(simulate_cmds.sweep)
+
+
+def main() -> None:
+    """Run the CLI, turning fleetwise errors into one line and an exit status."""
+    try:
+        app()
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except FleetwiseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

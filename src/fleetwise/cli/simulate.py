@@ -1,0 +1,140 @@
+"""``fleetwise simulate`` and ``fleetwise sweep``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fleetwise.sim.policies import TABLE_V_POLICIES, parse_policy
+from fleetwise.sim.published import TABLE_V
+from fleetwise.sim.results import SimulationResult
+from fleetwise.sim.runner import simulate as run_simulation
+from fleetwise.traces.loader import load_traces
+
+__all__ = ["simulate", "sweep"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _results_table(result: SimulationResult) -> Table:
+    table = Table(title=f"{result.policy} · {result.day} · {result.model} model")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("published median", justify="right", style="dim")
+    paper = TABLE_V.get(result.policy) if result.model == "cloudsim" else None
+    rows = [
+        ("energy", f"{result.energy_kwh:.2f} kWh", paper and f"{paper.energy_kwh:.2f} kWh"),
+        ("VM migrations", f"{result.migrations:,}", paper and f"{paper.migrations:,.0f}"),
+        ("SLATAH", f"{result.slatah:.2%}", paper and f"{paper.slatah:.2%}"),
+        ("PDM", f"{result.pdm:.3%}", paper and f"{paper.pdm:.3%}"),
+        ("SLAV", f"{result.slav:.3e}", paper and f"{paper.slav:.3e}"),
+        ("ESV", f"{result.esv:.3e}", paper and f"{paper.esv:.3e}"),
+        ("overall SLA violation", f"{result.sla_overall:.3%}", None),
+        ("host shutdowns", f"{result.host_shutdowns:,}", None),
+        ("VMs / hosts", f"{result.vms} / {result.hosts}", None),
+        ("wall time", f"{result.wall_seconds:.2f} s", None),
+    ]
+    for name, value, ref in rows:
+        table.add_row(name, value, ref or "")
+    return table
+
+
+def simulate(
+    day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
+    policy: Annotated[str, typer.Option(help="npa, dvfs or e.g. lr-mmt-1.2.")] = "lr-mmt-1.2",
+    model: Annotated[str, typer.Option(help="cloudsim or native.")] = "cloudsim",
+    traces: Annotated[
+        Path | None, typer.Option(help="Folder of trace files instead of a bundled day.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of random choices (RS).")] = 0,
+    profile: Annotated[
+        str, typer.Option(help="cs303 (CloudSim 3.0.3) or cs2012 (weighted LR of 2012).")
+    ] = "cs303",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of the day.")] = None,
+) -> None:
+    """Simulate one day of traces under one policy and print the results."""
+    parse_policy(policy)  # fail fast, before any output
+    trace_set = load_traces(day=None if traces else day, folder=traces)
+    with _progress() as bar:
+        task = bar.add_task(f"simulating {policy}", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_simulation(trace_set, policy, model, seed=seed, profile=profile, progress=tick)
+    console.print(_results_table(result))
+    if json_out is not None:
+        result.to_json(json_out)
+        console.print(f"results written to {json_out}")
+    if plot is not None:
+        from fleetwise.sim.plots import plot_day
+
+        plot_day(result, plot)
+        console.print(f"plot written to {plot}")
+
+
+def sweep(
+    days: Annotated[str, typer.Option(help="'all' or comma-separated bundled days.")] = "all",
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated policies; 'table5' for the paper's Table V.")
+    ] = "table5",
+    model: Annotated[str, typer.Option(help="cloudsim or native.")] = "cloudsim",
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 2,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("sweep-out"),
+    seed: Annotated[int, typer.Option(help="Seed of random choices (RS).")] = 0,
+    profile: Annotated[str, typer.Option(help="cs303 or cs2012.")] = "cs303",
+) -> None:
+    """Run policies × days in parallel and write medians in the layout of Table V."""
+    from fleetwise.sim.sweep import parse_days, run_sweep
+
+    day_list = parse_days(days)
+    names = (
+        list(TABLE_V_POLICIES)
+        if policies.strip() == "table5"
+        else [p.strip() for p in policies.split(",") if p.strip()]
+    )
+    with _progress() as bar:
+        task = bar.add_task("simulations", total=len(day_list) * len(names))
+        medians = run_sweep(
+            day_list,
+            names,
+            out,
+            model=model,
+            jobs=jobs,
+            seed=seed,
+            profile=profile,
+            on_done=lambda r: bar.advance(task),
+        )
+    table = Table(title=f"medians over {len(day_list)} day(s) · {model} model · {profile}")
+    for col in ("policy", "ESV ×10⁻³", "energy kWh", "SLAV ×10⁻⁵", "SLATAH", "PDM", "migr."):
+        table.add_column(col, justify="right")
+    for policy, m in medians.items():
+        table.add_row(
+            policy,
+            f"{m['esv'] * 1e3:.2f}",
+            f"{m['energy_kwh']:.2f}",
+            f"{m['slav'] * 1e5:.2f}",
+            f"{m['slatah']:.2%}",
+            f"{m['pdm']:.3%}",
+            f"{m['migrations']:,.0f}",
+        )
+    console.print(table)
+    console.print(f"table, medians and plot written to {out}/")

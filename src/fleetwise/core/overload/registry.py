@@ -1,0 +1,8 @@
+"""The overload-detector registry (entry-point group ``fleetwise.overload``)."""
+
+from fleetwise.core.registry import Registry
+from fleetwise.core.types import HostDetector
+
+__all__ = ["OVERLOAD"]
+
+OVERLOAD: Registry[HostDetector] = Registry("overload")

@@ -1,0 +1,1 @@
+"""Trace-driven simulator: the CloudSim-compatible and fleetwise-native models."""

@@ -1,0 +1,1 @@
+"""The CloudSim 3.0.3 model of the published PlanetLab experiments."""

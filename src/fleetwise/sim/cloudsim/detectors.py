@@ -1,0 +1,70 @@
+"""Host overload tests as CloudSim 3.0.3 applies them (built on the core's statistics).
+
+The host history is the newest-first array ``H`` of summed VM utilisation histories
+(trailing zeros trimmed) and ``rho`` the host's current requested utilisation.
+THR, MAD and IQR compare ``rho`` with their threshold; LR/LRR extrapolate ``H``.
+Too little history falls back to a static 0.7 threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from fleetwise.core.overload.regression import bisquare_weights, fit_line, tricube_weights
+from fleetwise.core.overload.statistics import iqr, mad
+from fleetwise.core.types import FloatArray
+from fleetwise.errors import UnknownNameError
+
+__all__ = ["CloudSimDetector"]
+
+FALLBACK_THRESHOLD = 0.7
+_X10 = np.arange(1.0, 11.0)
+
+
+@dataclass(frozen=True)
+class CloudSimDetector:
+    """One of CloudSim's overload policies with its parameter.
+
+    ``lr_weighting="none"`` is what 3.0.3 runs (its weights are never applied);
+    ``"tricube"`` restores the 2012 weighted regression.
+    """
+
+    kind: Literal["thr", "mad", "iqr", "lr", "lrr"]
+    param: float
+    lr_weighting: Literal["none", "tricube"] = "none"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("thr", "mad", "iqr", "lr", "lrr"):
+            raise UnknownNameError(f"unknown overload policy {self.kind!r}")
+
+    @property
+    def uses_history(self) -> bool:
+        return self.kind != "thr"
+
+    def overloaded(self, history: FloatArray, rho: float) -> bool:
+        """Decide for a host with newest-first trimmed ``history`` and utilisation ``rho``."""
+        kind = self.kind
+        if kind == "thr":
+            return rho > self.param
+        n = history.size
+        if kind in ("mad", "iqr"):
+            if n < 12:
+                return rho > FALLBACK_THRESHOLD
+            spread = mad(history) if kind == "mad" else iqr(history)
+            return rho > 1.0 - self.param * spread
+        if n < 10:
+            return rho > FALLBACK_THRESHOLD
+        y = history[9::-1]
+        if self.lr_weighting == "tricube":
+            weights = tricube_weights(10) ** 2
+            a, b = fit_line(_X10, y, weights)
+            if kind == "lrr":
+                residuals = y - (a + b * _X10)
+                a, b = fit_line(_X10, y, (tricube_weights(10) * bisquare_weights(residuals)) ** 2)
+        else:
+            a, b = fit_line(_X10, y, None)
+        predicted = a + b * 11.0
+        return self.param * predicted >= 1.0

@@ -1,0 +1,59 @@
+"""Run one simulation: a policy on a trace set in one of the two models."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from fleetwise.errors import UnknownNameError
+from fleetwise.sim.cloudsim.detectors import CloudSimDetector
+from fleetwise.sim.cloudsim.engine import run_cloudsim
+from fleetwise.sim.cloudsim.report import to_result
+from fleetwise.sim.policies import CLOUDSIM_DETECTORS, parse_policy
+from fleetwise.sim.results import SimulationResult
+from fleetwise.traces.loader import TraceSet
+
+__all__ = ["MODELS", "PROFILES", "Progress", "simulate"]
+
+MODELS = ("cloudsim", "native")
+PROFILES = ("cs303", "cs2012")
+
+Progress = Callable[[int, int], None]
+Model = Literal["cloudsim", "native"]
+
+
+def simulate(
+    traces: TraceSet,
+    policy: str,
+    model: str = "cloudsim",
+    seed: int = 0,
+    profile: str = "cs303",
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """Simulate ``policy`` on ``traces``; ``profile`` selects CloudSim 3.0.3 or 2012 LR."""
+    if model not in MODELS:
+        raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    if profile not in PROFILES:
+        raise UnknownNameError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    if model == "native":
+        from fleetwise.sim.native.runner import simulate_native
+
+        return simulate_native(traces, policy, seed=seed, progress=progress)
+    parsed = parse_policy(policy, CLOUDSIM_DETECTORS)
+    started = time.perf_counter()
+    if parsed.baseline is not None:
+        mode: Literal["npa", "dvfs"] = "npa" if parsed.baseline == "npa" else "dvfs"
+        outcome = run_cloudsim(traces, mode, progress=progress)
+    else:
+        assert parsed.detector is not None and parsed.selection is not None
+        detector = CloudSimDetector(
+            parsed.detector,  # type: ignore[arg-type]
+            parsed.param,
+            lr_weighting="tricube" if profile == "cs2012" else "none",
+        )
+        outcome = run_cloudsim(
+            traces, "migrate", detector, parsed.selection, seed=seed, progress=progress
+        )
+    wall = time.perf_counter() - started
+    return to_result(outcome, parsed.name, traces.name, wall, seed, profile)
