@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetwise.core.power import interpolate_tables
+from fleetwise.errors import InputError
 from fleetwise.sim.cloudsim.datacenter import (
     HOST_RAM_MB,
     SCHEDULING_INTERVAL_S,
@@ -123,7 +124,9 @@ class CloudSimRun:
             else:
                 h = int(np.argmax(ok)) if ok.any() else -1
             if h < 0:
-                raise RuntimeError(f"VM {v} does not fit on any host at start-up")
+                raise InputError(
+                    f"VM {v} of {dc.vms} does not fit on any of the {dc.hosts} hosts at start-up"
+                )
             placed_mips[h] += mips
             placed_ram[h] += ram
             counts[h] += 1

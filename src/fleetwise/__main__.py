@@ -1,0 +1,5 @@
+"""``python -m fleetwise``: the command line."""
+
+from fleetwise.cli.main import main
+
+main()
