@@ -22,6 +22,7 @@ __all__ = ["CloudSimDetector"]
 
 FALLBACK_THRESHOLD = 0.7
 _X10 = np.arange(1.0, 11.0)
+_CENTRED_X10 = _X10 - 5.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class CloudSimDetector:
         if n < 10:
             return rho > FALLBACK_THRESHOLD
         y = history[9::-1]
+        if self.lr_weighting == "none":
+            # Ordinary least squares at x = 1..10 evaluated at x = 11: ȳ + 5.5·b.
+            slope = float(_CENTRED_X10 @ y) / 82.5
+            return self.param * (float(y.sum()) / 10.0 + 5.5 * slope) >= 1.0
         if self.lr_weighting == "tricube":
             weights = tricube_weights(10) ** 2
             a, b = fit_line(_X10, y, weights)

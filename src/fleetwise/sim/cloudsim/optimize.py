@@ -48,6 +48,11 @@ class _Working:
         self.avail = np.where(over, 0.0, dc.host_total - sum_capped)
         self.req_sum = st.host_req.copy()
         self._history: dict[int, FloatArray] = {}
+        # Per host type: every VM's history as a share of that type's capacity, computed
+        # as CloudSim does, (u · MIPS) / host MIPS, newest first.
+        self._host_type = dc.host_type
+        scaled = st.history[:, : max(st.history_len, 1)] * dc.vm_mips[:, None]
+        self._shares = [scaled / total for total in _type_totals(dc.host_type, dc.host_total)]
 
     def recompute(self, h: int) -> None:
         """Re-derive host ``h``'s sums from its list (after a removal)."""
@@ -93,22 +98,31 @@ class _Working:
         self.recompute(h)
 
     def contribution(self, h: int, v: int) -> FloatArray:
-        dc = self.st.dc
-        row: FloatArray = self.st.history[v] * dc.vm_mips[v] / dc.host_total[h]
+        """VM ``v``'s history as a share of host ``h``'s capacity (newest first)."""
+        row: FloatArray = self._shares[self._host_type[h]][v]
         return row
 
     def history(self, h: int) -> FloatArray:
         """Host ``h``'s summed utilisation history over its live list (newest first)."""
         cached = self._history.get(h)
         if cached is None:
-            cached = np.zeros(self.st.history.shape[1])
+            shares = self._shares[self._host_type[h]]
+            cached = np.zeros(shares.shape[1])
             for v in self.lists[h]:
-                cached = cached + self.contribution(h, v)
+                cached = cached + shares[v]
             self._history[h] = cached
         return cached
 
 
+def _type_totals(types: npt.NDArray[np.intp], totals: FloatArray) -> list[float]:
+    """Capacity of each host type, indexed by type."""
+    return [float(totals[np.argmax(types == t)]) for t in range(int(types.max()) + 1)]
+
+
 def _trim(history: FloatArray) -> FloatArray:
+    """Drop the zero tail (CloudSim trims the unused part of the fixed-length array)."""
+    if history[-1] != 0.0:
+        return history
     nz = np.flatnonzero(history)
     if nz.size == 0:
         return history[:1]
@@ -152,14 +166,17 @@ class Optimizer:
 
     # -------------------------------------------------------------- selection
     def _observation(self, v: int) -> VmObservation:
-        st = self.st
-        n = st.history_len
-        return VmObservation(
-            vm_id=str(v),
-            ram_mb=float(st.dc.vm_ram[v]),
-            capacity=1.0,
-            cpu_history=st.history[v, :n][::-1],
-        )
+        cached = self._observations.get(v)
+        if cached is None:
+            st = self.st
+            cached = VmObservation(
+                vm_id=str(v),
+                ram_mb=float(st.dc.vm_ram[v]),
+                capacity=1.0,
+                cpu_history=st.history[v, : st.history_len][::-1],
+            )
+            self._observations[v] = cached
+        return cached
 
     def _select(self, w: _Working, h: int, pick: int) -> int | None:
         entries = w.lists[h]
@@ -201,6 +218,7 @@ class Optimizer:
         """The migrations CloudSim would start at this tick, in order."""
         st, dc = self.st, self.st.dc
         self._tick = tick
+        self._observations: dict[int, VmObservation] = {}
         w = _Working(st)
         stale = st.host_cur / dc.host_total
         stale = np.where((stale > 1.0) & (stale < 1.01), 1.0, stale)
