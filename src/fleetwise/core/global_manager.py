@@ -1,0 +1,268 @@
+"""The global manager's decision: where requested VMs go, which hosts wake and sleep.
+
+:func:`plan_reallocation` takes a snapshot of the cluster and this round's
+reallocation requests and returns a :class:`Solution` (unordered actions). It plans
+on a working copy, so requests handled later in the round see the effect of earlier
+ones and no host is booked twice. Overload requests go first (they protect service
+levels), then maintenance drains, then underload requests from the least-utilised
+host up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetwise.core.local_manager import AlgorithmChoice
+from fleetwise.core.placement import PLACEMENT, HostCapacity, Placement, VmDemand
+from fleetwise.core.power import PowerModel
+
+__all__ = [
+    "ClusterSnapshot",
+    "GlobalManagerConfig",
+    "HostState",
+    "Migration",
+    "ReallocationRequest",
+    "Solution",
+    "VmState",
+    "plan_reallocation",
+]
+
+HostPower = Literal["awake", "asleep"]
+
+
+class GlobalManagerConfig(BaseModel):
+    """Placement algorithm and host-power policy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    placement: AlgorithmChoice = AlgorithmChoice(
+        name="bfd", params={"cpu_threshold": 0.8, "ram_threshold": 0.95}
+    )
+    spare_hosts: int = Field(0, ge=0, description="empty hosts kept awake")
+    sleep_empty_hosts: bool = True
+
+
+@dataclass(frozen=True)
+class HostState:
+    """A host as the global manager sees it (CPU in MHz, RAM in MB)."""
+
+    host_id: str
+    cpu_total: float
+    ram_total: float
+    power: HostPower = "awake"
+    maintenance: bool = False
+    hypervisor_mhz: float = 0.0
+    power_model: PowerModel | None = None
+
+
+@dataclass(frozen=True)
+class VmState:
+    """A VM: its host, recent CPU demand (MHz) and RAM (MB)."""
+
+    vm_id: str
+    host_id: str
+    cpu: float
+    ram: float
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    hosts: tuple[HostState, ...]
+    vms: tuple[VmState, ...]
+
+
+@dataclass(frozen=True)
+class ReallocationRequest:
+    """From a local manager: ``underload`` (all VMs) or ``overload`` (the listed VMs)."""
+
+    host_id: str
+    reason: Literal["underload", "overload"]
+    vm_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Migration:
+    vm_id: str
+    source: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What to do: migrations, hosts to wake (before), hosts to put to sleep (after)."""
+
+    migrations: tuple[Migration, ...] = ()
+    wake: tuple[str, ...] = ()
+    sleep: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not (self.migrations or self.wake or self.sleep)
+
+
+class _Model:
+    """Working copy: which host each VM is on, per-host use, and host power."""
+
+    def __init__(self, snapshot: ClusterSnapshot) -> None:
+        self.hosts: dict[str, HostState] = {h.host_id: h for h in snapshot.hosts}
+        self.vms: dict[str, VmState] = {v.vm_id: v for v in snapshot.vms}
+        self.vm_host: dict[str, str] = {}
+        self.on_host: dict[str, set[str]] = {h: set() for h in self.hosts}
+        self.cpu: dict[str, float] = {h.host_id: h.hypervisor_mhz for h in snapshot.hosts}
+        self.ram: dict[str, float] = dict.fromkeys(self.hosts, 0.0)
+        for v in snapshot.vms:
+            if v.host_id in self.hosts:
+                self._attach(v.vm_id, v.host_id)
+
+    def _attach(self, vm_id: str, host_id: str) -> None:
+        vm = self.vms[vm_id]
+        self.vm_host[vm_id] = host_id
+        self.on_host[host_id].add(vm_id)
+        self.cpu[host_id] += vm.cpu
+        self.ram[host_id] += vm.ram
+
+    def move(self, vm_id: str, host_id: str) -> None:
+        old = self.vm_host[vm_id]
+        vm = self.vms[vm_id]
+        self.on_host[old].discard(vm_id)
+        self.cpu[old] -= vm.cpu
+        self.ram[old] -= vm.ram
+        self._attach(vm_id, host_id)
+
+    def used(self, host_id: str) -> tuple[float, float]:
+        return self.cpu[host_id], self.ram[host_id]
+
+    def vms_on(self, host_id: str) -> list[str]:
+        return sorted(self.on_host[host_id])
+
+    def capacity(self, host_id: str) -> HostCapacity:
+        host = self.hosts[host_id]
+        return HostCapacity(
+            host_id,
+            host.cpu_total,
+            host.ram_total,
+            self.cpu[host_id],
+            self.ram[host_id],
+            host.power == "awake",
+            host.power_model,
+        )
+
+
+def _place(
+    model: _Model,
+    vm_ids: list[str],
+    targets: list[str],
+    config: GlobalManagerConfig,
+    all_or_nothing: bool,
+) -> Placement:
+    hosts = tuple(model.capacity(h) for h in targets)
+    vms = tuple(VmDemand(v, model.vms[v].cpu, model.vms[v].ram) for v in vm_ids)
+    params: dict[str, Any] = dict(config.placement.params) | {"all_or_nothing": all_or_nothing}
+    place = PLACEMENT.build(config.placement.name, params)
+    result: Placement = place(hosts, vms)
+    return result
+
+
+def plan_reallocation(
+    snapshot: ClusterSnapshot,
+    requests: tuple[ReallocationRequest, ...],
+    config: GlobalManagerConfig,
+) -> Solution:
+    """Plan this round's migrations and power changes."""
+    model = _Model(snapshot)
+    moves: dict[str, Migration] = {}
+    wake: list[str] = []
+    notes: list[str] = []
+    draining: set[str] = {h.host_id for h in snapshot.hosts if h.maintenance}
+    underloaded = {r.host_id for r in requests if r.reason == "underload"}
+
+    def apply(placement: Placement, source: str) -> None:
+        for vm_id, dst in placement.assignments.items():
+            origin = moves[vm_id].source if vm_id in moves else source
+            if origin == dst:
+                moves.pop(vm_id, None)
+            else:
+                moves[vm_id] = Migration(vm_id, origin, dst)
+            model.move(vm_id, dst)
+        for h in placement.wake:
+            model.hosts[h] = replace(model.hosts[h], power="awake")
+            wake.append(h)
+
+    def eligible(exclude: set[str], allow_asleep: bool, need_vms: bool) -> list[str]:
+        out = []
+        for h in model.hosts.values():
+            if h.host_id in exclude or h.host_id in draining:
+                continue
+            if h.power != "awake" and not allow_asleep:
+                continue
+            if need_vms and h.power == "awake" and not model.on_host[h.host_id]:
+                continue
+            out.append(h.host_id)
+        return out
+
+    known = {r.host_id for r in requests} - set(model.hosts)
+    if known:
+        notes.append(f"requests from unknown hosts ignored: {', '.join(sorted(known))}")
+    # 1. overload: move the selected VMs of all overloaded hosts in one placement, away
+    #    from every overloaded or underloaded host, waking hosts if needed; partial
+    #    relief is kept.
+    over_reqs = [r for r in requests if r.reason == "overload" and r.host_id in model.hosts]
+    overloaded = {r.host_id for r in over_reqs}
+    by_vm: dict[str, str] = {}
+    for req in over_reqs:
+        for v in req.vm_ids:
+            if model.vm_host.get(v) == req.host_id:
+                by_vm[v] = req.host_id
+    if by_vm:
+        targets = eligible(overloaded | underloaded, allow_asleep=True, need_vms=False)
+        placement = _place(model, list(by_vm), targets, config, all_or_nothing=False)
+        for vm_id, dst in placement.assignments.items():
+            apply(Placement(assignments={vm_id: dst}), by_vm[vm_id])
+        apply(Placement(wake=placement.wake), "")
+        if placement.unplaced:
+            notes.append(f"no room for {', '.join(sorted(placement.unplaced))}")
+    # 2. maintenance: drain every VM, waking hosts if needed.
+    for host_id in sorted(draining):
+        vm_ids = model.vms_on(host_id)
+        if not vm_ids:
+            continue
+        targets = eligible({host_id}, allow_asleep=True, need_vms=False)
+        placement = _place(model, vm_ids, targets, config, all_or_nothing=False)
+        apply(placement, host_id)
+        if placement.unplaced:
+            notes.append(f"{host_id}: cannot drain {', '.join(placement.unplaced)}")
+    # 3. underload: empty the host completely onto awake hosts that keep VMs, or not at all.
+    under_reqs = [r for r in requests if r.reason == "underload" and r.host_id in model.hosts]
+    under_reqs.sort(key=lambda r: (model.used(r.host_id)[0] / model.hosts[r.host_id].cpu_total, r.host_id))
+    emptied: set[str] = set()
+    for req in under_reqs:
+        vm_ids = model.vms_on(req.host_id)
+        if not vm_ids:
+            continue
+        targets = eligible({req.host_id} | emptied, allow_asleep=False, need_vms=True)
+        placement = _place(model, vm_ids, targets, config, all_or_nothing=True)
+        if placement.complete:
+            apply(placement, req.host_id)
+            emptied.add(req.host_id)
+    # 4. host power: sleep empty awake hosts beyond the spares.
+    sleep: list[str] = []
+    if config.sleep_empty_hosts:
+        empty_awake = sorted(
+            h.host_id
+            for h in model.hosts.values()
+            if h.power == "awake" and not model.on_host[h.host_id] and h.host_id not in wake
+        )
+        keep = config.spare_hosts
+        # Prefer keeping hosts that were empty already (their VMs are not in flight).
+        empty_awake.sort(key=lambda h: (h in emptied, h))
+        sleep = empty_awake[keep:]
+    return Solution(
+        migrations=tuple(moves[v] for v in sorted(moves)),
+        wake=tuple(wake),
+        sleep=tuple(sleep),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,162 @@
+"""The local manager's decision for one host: underload, then overload, then VM selection.
+
+Pure: the agent (or the simulator) passes what it observed and the detectors' saved
+state, and gets back a :class:`LocalDecision` and the new state to persist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetwise.core.overload import OVERLOAD
+from fleetwise.core.selection import SELECTION
+from fleetwise.core.types import (
+    DetectorContext,
+    FloatArray,
+    HostDetector,
+    JsonState,
+    SelectionContext,
+    VmObservation,
+    VmSelector,
+)
+from fleetwise.core.underload import UNDERLOAD
+
+__all__ = [
+    "AlgorithmChoice",
+    "HostObservation",
+    "LocalDecision",
+    "LocalManager",
+    "LocalManagerConfig",
+    "host_utilisation_history",
+]
+
+
+class AlgorithmChoice(BaseModel):
+    """An algorithm by registry name with its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LocalManagerConfig(BaseModel):
+    """Which algorithms the local manager runs, and the migration-time estimate's inputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underload: AlgorithmChoice = AlgorithmChoice(
+        name="last-n-average", params={"threshold": 0.5, "n": 2}
+    )
+    overload: AlgorithmChoice = AlgorithmChoice(name="thr", params={"threshold": 0.8})
+    selection: AlgorithmChoice = AlgorithmChoice(name="mmt-max-cpu", params={"last_n": 2})
+    time_step_s: float = Field(300.0, gt=0.0)
+    migration_bandwidth_mb_s: float = Field(62.5, gt=0.0)
+    max_vms_per_request: int = Field(0, ge=0, description="0: select until not overloaded")
+
+
+@dataclass(frozen=True)
+class HostObservation:
+    """What the collector saw on one host.
+
+    VM and hypervisor CPU histories are in MHz, oldest first; ``capacity_mhz`` is the
+    CPU the VMs may use.
+    """
+
+    host_id: str
+    capacity_mhz: float
+    vms: tuple[VmObservation, ...]
+    hypervisor_mhz: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass(frozen=True)
+class LocalDecision:
+    """``none``, or a reallocation request with its reason and the VMs to move."""
+
+    reason: Literal["none", "underload", "overload"]
+    vm_ids: tuple[str, ...] = ()
+
+
+def host_utilisation_history(obs: HostObservation) -> FloatArray:
+    """(Σ VM MHz + hypervisor MHz) / capacity per sample, oldest first.
+
+    Shorter histories are aligned on their newest sample and count 0 before it.
+    """
+    length = max((vm.cpu_history.size for vm in obs.vms), default=0)
+    if length == 0 or obs.capacity_mhz <= 0:
+        return np.zeros(0)
+    total = np.zeros(length)
+    for vm in obs.vms:
+        n = vm.cpu_history.size
+        if n:
+            total[length - n :] += vm.cpu_history
+    hyp = obs.hypervisor_mhz[-length:]
+    if hyp.size:
+        total[length - hyp.size :] += hyp
+    out: FloatArray = total / obs.capacity_mhz
+    return out
+
+
+class LocalManager:
+    """A configured local manager (algorithms built and validated once)."""
+
+    def __init__(self, config: LocalManagerConfig) -> None:
+        self.config = config
+        self._underload: HostDetector = UNDERLOAD.build(
+            config.underload.name, config.underload.params
+        )
+        self._overload: HostDetector = OVERLOAD.build(config.overload.name, config.overload.params)
+        self._select: VmSelector = SELECTION.build(config.selection.name, config.selection.params)
+
+    def migration_time_s(self, obs: HostObservation) -> float:
+        """Mean VM RAM over the migration bandwidth."""
+        if not obs.vms:
+            return 0.0
+        mean_ram = sum(vm.ram_mb for vm in obs.vms) / len(obs.vms)
+        return mean_ram / self.config.migration_bandwidth_mb_s
+
+    def decide(
+        self, obs: HostObservation, state: Mapping[str, JsonState], seed: int = 0
+    ) -> tuple[LocalDecision, dict[str, JsonState]]:
+        """One decision for the host; returns it with the detectors' new state."""
+        if not obs.vms:
+            return LocalDecision("none"), dict(state)
+        history = host_utilisation_history(obs)
+        ctx = DetectorContext(self.config.time_step_s, self.migration_time_s(obs))
+        under_state = state.get("underload", {})
+        over_state = state.get("overload", {})
+        underloaded, under_state = self._underload(history, ctx, under_state)
+        # Stateful overload detectors observe every interval, underloaded or not.
+        overloaded, new_over_state = self._overload(history, ctx, over_state)
+        new_state: dict[str, JsonState] = {"underload": under_state, "overload": new_over_state}
+        if underloaded:
+            return LocalDecision("underload", tuple(vm.vm_id for vm in obs.vms)), new_state
+        if not overloaded:
+            return LocalDecision("none"), new_state
+        chosen = self._select_until_relieved(obs, ctx, over_state, seed)
+        return LocalDecision("overload", chosen), new_state
+
+    def _select_until_relieved(
+        self, obs: HostObservation, ctx: DetectorContext, over_state: JsonState, seed: int
+    ) -> tuple[str, ...]:
+        remaining = list(obs.vms)
+        chosen: list[str] = []
+        limit = self.config.max_vms_per_request or len(remaining)
+        while remaining and len(chosen) < limit:
+            index = self._select(tuple(remaining), SelectionContext(seed=seed + len(chosen)))
+            if index is None:
+                break
+            chosen.append(remaining.pop(index).vm_id)
+            if not remaining:
+                break
+            reduced = HostObservation(obs.host_id, obs.capacity_mhz, tuple(remaining), obs.hypervisor_mhz)
+            # Re-test with the state from before this interval: a what-if, not an observation.
+            still, _ = self._overload(host_utilisation_history(reduced), ctx, over_state)
+            if not still:
+                break
+        return tuple(chosen)
