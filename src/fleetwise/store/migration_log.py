@@ -1,0 +1,143 @@
+"""Live migrations: their start and end, and the VM's move on success.
+
+A successful migration moves the VM to its destination in the same transaction
+that records the outcome, unless the store already holds a newer observation of
+the VM (then that observation stands). At most one migration per VM is unfinished;
+the database enforces it with a partial unique index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from fleetwise.core.lifecycle import HostPowerState
+from fleetwise.errors import ParameterError
+from fleetwise.store.coltypes import require_utc
+from fleetwise.store.enums import MigrationOutcome
+from fleetwise.store.errors import ConflictError, NotFoundError
+from fleetwise.store.lookup import host_by_name, vm_by_uuid
+from fleetwise.store.models import Action, Migration, Vm
+from fleetwise.store.views import MigrationView, migration_view
+
+__all__ = ["finish_migration", "list_migrations", "start_migration"]
+
+_MAX_ERROR = 4000
+
+
+def _load(session: Session, migration_id: int, *, lock: bool = False) -> Migration:
+    stmt = (
+        select(Migration)
+        .where(Migration.id == migration_id)
+        .options(
+            selectinload(Migration.vm),
+            selectinload(Migration.source_host),
+            selectinload(Migration.destination_host),
+        )
+        .execution_options(populate_existing=True)
+    )
+    migration = session.scalars(stmt.with_for_update(of=Migration) if lock else stmt).first()
+    if migration is None:
+        raise NotFoundError(f"unknown migration: {migration_id}")
+    return migration
+
+
+def start_migration(
+    session: Session,
+    vm_uuid: str,
+    source: str,
+    destination: str,
+    *,
+    now: datetime,
+    action_id: int | None = None,
+) -> MigrationView:
+    """Record that ``vm_uuid`` starts moving from ``source`` to ``destination``.
+
+    The VM must be on ``source`` and have no unfinished migration; the destination
+    must be awake and not in maintenance.
+    """
+    now = require_utc(now)
+    if source == destination:
+        raise ParameterError(f"migration of {vm_uuid} from {source} to itself")
+    vm = vm_by_uuid(session, vm_uuid, lock=True)
+    src = host_by_name(session, source)
+    dst = host_by_name(session, destination)
+    if vm.host_id != src.id:
+        raise ConflictError(f"VM {vm_uuid} is not on {source}")
+    if dst.power_state is not HostPowerState.ACTIVE or dst.maintenance:
+        state = "in maintenance" if dst.maintenance else dst.power_state.value
+        raise ConflictError(f"destination {destination} is {state}")
+    if action_id is not None and session.get(Action, action_id) is None:
+        raise NotFoundError(f"unknown action: {action_id}")
+    running = session.scalar(
+        select(Migration.id).where(Migration.vm_id == vm.id, Migration.finished_at.is_(None))
+    )
+    if running is not None:
+        raise ConflictError(f"VM {vm_uuid} is already migrating (migration {running})")
+    migration = Migration(
+        vm_id=vm.id,
+        source_host_id=src.id,
+        destination_host_id=dst.id,
+        action_id=action_id,
+        started_at=now,
+    )
+    session.add(migration)
+    session.flush()
+    return migration_view(_load(session, migration.id))
+
+
+def finish_migration(
+    session: Session,
+    migration_id: int,
+    succeeded: bool,
+    *,
+    now: datetime,
+    error: str | None = None,
+) -> MigrationView:
+    """Record how a migration ended; on success the VM is now on the destination."""
+    now = require_utc(now)
+    migration = _load(session, migration_id, lock=True)
+    if migration.finished_at is not None:
+        raise ConflictError(f"migration {migration_id} already finished")
+    if now < migration.started_at:
+        raise ParameterError(f"migration {migration_id} cannot finish before it started")
+    migration.finished_at = now
+    migration.outcome = MigrationOutcome.SUCCEEDED if succeeded else MigrationOutcome.FAILED
+    migration.error = None if error is None else error[:_MAX_ERROR]
+    if succeeded:
+        vm = session.scalars(select(Vm).where(Vm.id == migration.vm_id).with_for_update()).one()
+        newest = vm.reported_at if vm.located_at is None else max(vm.reported_at, vm.located_at)
+        if newest <= now:
+            vm.host_id = migration.destination_host_id
+            vm.located_at = now
+    session.flush()
+    return migration_view(migration)
+
+
+def list_migrations(
+    session: Session,
+    *,
+    vm_uuid: str | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> tuple[MigrationView, ...]:
+    """Migrations (of one VM, or started since a time), oldest first."""
+    if limit < 1:
+        raise ParameterError(f"limit must be positive, got {limit}")
+    stmt = (
+        select(Migration)
+        .options(
+            selectinload(Migration.vm),
+            selectinload(Migration.source_host),
+            selectinload(Migration.destination_host),
+        )
+        .order_by(Migration.started_at, Migration.id)
+        .limit(limit)
+    )
+    if vm_uuid is not None:
+        stmt = stmt.where(Migration.vm_id == vm_by_uuid(session, vm_uuid).id)
+    if since is not None:
+        stmt = stmt.where(Migration.started_at >= require_utc(since))
+    return tuple(migration_view(m) for m in session.scalars(stmt))

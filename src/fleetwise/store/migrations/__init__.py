@@ -1,0 +1,1 @@
+"""Alembic environment and revision scripts of the central store (run via ``store.database``)."""

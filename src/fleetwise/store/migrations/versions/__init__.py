@@ -1,0 +1,1 @@
+"""Revision scripts, oldest first; each one is frozen once released."""
