@@ -1,0 +1,191 @@
+"""Request and response bodies of the controller's REST API (version 1).
+
+Every endpoint lives under ``/v1`` and needs ``Authorization: Bearer <token>``:
+an agent's token (acting for its own host only) or the admin token.
+
+Agent endpoints (agent token for ``{host}``, or admin):
+
+* ``PUT  /v1/agents/{host}``               :class:`HostRegistration` → :class:`HostView`
+* ``POST /v1/agents/{host}/heartbeat``     :class:`Heartbeat` → 204
+* ``POST /v1/agents/{host}/samples``       :class:`SampleBatch` → :class:`IngestResult`
+* ``PUT  /v1/reallocations``               :class:`ReallocationBody` → 202 :class:`Accepted`
+  (412 when ``sent_at`` is older than the staleness window, 409 for a host that is
+  not the caller's)
+* ``GET  /v1/agents/{host}/assignments``   → ``list[Assignment]`` migrations this host must run
+* ``POST /v1/actions/{id}/progress``       :class:`ActionProgress` → 204
+* ``POST /v1/actions/{id}/result``         :class:`ActionResult` → 204
+
+Admin endpoints: ``GET /v1/hosts``, ``GET /v1/hosts/{host}``, ``POST
+/v1/hosts/{host}/maintenance`` (:class:`MaintenanceBody`), ``GET /v1/vms``, ``GET
+/v1/plans``, ``GET /v1/plans/{id}``, ``POST /v1/plans/{id}/approve``, ``POST
+/v1/plans/{id}/cancel``, ``POST /v1/actions/{id}/skip``, ``GET /v1/migrations``,
+``GET /v1/stats`` (:class:`FleetStats`), ``GET /v1/health``; ``GET /metrics``
+(Prometheus text format).
+
+Errors are ``{"detail": "<one clear sentence>"}`` with 400/401/403/404/409/412/422.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Accepted",
+    "ActionProgress",
+    "ActionResult",
+    "ActionView",
+    "Assignment",
+    "FleetStats",
+    "Heartbeat",
+    "HostRegistration",
+    "HostView",
+    "IngestResult",
+    "MaintenanceBody",
+    "PlanView",
+    "ReallocationBody",
+    "SampleBatch",
+    "VmReport",
+    "VmSample",
+    "VmView",
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VmReport(_Body):
+    """A VM the agent sees on its host."""
+
+    uuid: str = Field(min_length=1, max_length=64)
+    name: str = Field("", max_length=255)
+    vcpus: int = Field(ge=1, le=1024)
+    ram_mb: int = Field(ge=1, le=16 * 1024 * 1024)
+    state: Literal["running", "paused", "migrating", "shutoff", "other"] = "running"
+
+
+class HostRegistration(_Body):
+    """Who the host is and how to reach it (sent at agent start and when it changes)."""
+
+    cpu_cores: int = Field(ge=1, le=4096)
+    core_mhz: float = Field(gt=0, le=100_000)
+    usable_fraction: float = Field(1.0, gt=0, le=1.0)
+    ram_mb: int = Field(ge=1)
+    hypervisor_uri: str = Field(min_length=1, max_length=512, description="libvirt URI peers migrate to")
+    migration_uri: str | None = Field(None, max_length=512)
+    mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+    vms: list[VmReport] = Field(default_factory=list)
+
+
+class Heartbeat(_Body):
+    sent_at: datetime
+    vms: list[VmReport] | None = None
+
+
+class VmSample(_Body):
+    uuid: str = Field(min_length=1, max_length=64)
+    cpu_mhz: float = Field(ge=0)
+
+
+class SampleBatch(_Body):
+    """One collection interval of a host: VM CPU use, host and hypervisor CPU use."""
+
+    taken_at: datetime
+    host_cpu_mhz: float = Field(ge=0)
+    hypervisor_mhz: float = Field(ge=0)
+    vms: list[VmSample] = Field(default_factory=list, max_length=10_000)
+    overloaded: bool | None = None
+
+
+class IngestResult(_Body):
+    stored: int
+
+
+class ReallocationBody(_Body):
+    """A local manager's request: ``underload`` (all VMs) or ``overload`` (``vm_uuids``)."""
+
+    host: str = Field(min_length=1, max_length=255)
+    reason: Literal["underload", "overload"]
+    vm_uuids: list[str] = Field(default_factory=list, max_length=10_000)
+    sent_at: datetime
+
+
+class Accepted(_Body):
+    request_id: int
+
+
+class Assignment(_Body):
+    """A migration the source host's agent must run now."""
+
+    action_id: int
+    vm_uuid: str
+    destination_host: str
+    destination_uri: str
+    migration_uri: str | None = None
+    timeout_s: float
+
+
+class ActionProgress(_Body):
+    percent: float = Field(ge=0, le=100)
+    note: str = Field("", max_length=1000)
+
+
+class ActionResult(_Body):
+    ok: bool
+    error: str = Field("", max_length=4000)
+
+
+class MaintenanceBody(_Body):
+    on: bool
+
+
+class HostView(BaseModel):
+    name: str
+    power_state: str
+    maintenance: bool
+    cpu_mhz: float
+    ram_mb: int
+    vms: int
+    last_heartbeat: datetime | None = None
+
+
+class VmView(BaseModel):
+    uuid: str
+    host: str | None
+    state: str
+    ram_mb: int
+    vcpus: int
+    cpu_mhz: float | None = None
+
+
+class ActionView(BaseModel):
+    id: int
+    kind: Literal["wake", "migrate", "sleep"]
+    state: str
+    vm_uuid: str | None = None
+    source: str | None = None
+    destination: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class PlanView(BaseModel):
+    id: int
+    state: str
+    mode: Literal["automatic", "recommend"]
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    actions: list[ActionView] = Field(default_factory=list)
+
+
+class FleetStats(BaseModel):
+    hosts_by_state: dict[str, int]
+    vms: int
+    migrations_total: int
+    aotf: float
+    aitf: float
+    estimated_energy_kwh: float
