@@ -4,7 +4,7 @@
 # libvirt-dev to build libvirt-python.
 set -euo pipefail
 pkgs=(pkg-config libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-      qemu-system-x86 postgresql)
+      qemu-system-x86 postgresql openipmi)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
