@@ -206,11 +206,6 @@ def test_pabfd_all_or_nothing() -> None:
     assert partial == Placement(assignments={"small": "A"}, unplaced=("big",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="placement.py _power raises ValueError, outside the fleetwise.errors tree, for a "
-    "host without a power model; bad input should raise InputError",
-)
 def test_pabfd_without_a_power_model_is_an_input_error() -> None:
     with pytest.raises(InputError, match="H1"):
         place("pabfd", [host("H1", 1000, power=None)], [vm("v", 100)])

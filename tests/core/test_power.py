@@ -102,22 +102,14 @@ def test_interpolate_tables_equals_power_bit_for_bit(
     assert interpolate_tables(tables, us).tolist() == [m.power(u) for m, u in pairs]
 
 
-OUT_OF_RANGE_ARRAY_BUG = (
-    "power_array and interpolate_tables do not check the range: a negative utilisation "
-    "reads table index −1 (the 100 % value, or the previous host's row) and a value in "
-    "(1, 1.1) reads index 11 (the next host's row, or IndexError), instead of raising "
-    "ValueError like power()"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE_ARRAY_BUG)
+# Without a range check a negative utilisation would read table index −1 (another
+# host's row) and a value in (1, 1.1) index 11: both must raise instead.
 @pytest.mark.parametrize("u", [-0.05, 1.05])
 def test_power_array_rejects_out_of_range_utilisation(u: float) -> None:
     with pytest.raises(ValueError):
         G4.power_array(np.asarray([0.5, u]))
 
 
-@pytest.mark.xfail(strict=True, reason=OUT_OF_RANGE_ARRAY_BUG)
 @pytest.mark.parametrize("u", [-0.05, 1.05])
 def test_interpolate_tables_rejects_out_of_range_utilisation(u: float) -> None:
     tables = np.asarray([G4.watts, G5.watts], dtype=np.float64)

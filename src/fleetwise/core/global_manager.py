@@ -13,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetwise.core.local_manager import AlgorithmChoice
-from fleetwise.core.placement import PLACEMENT, HostCapacity, Placement, VmDemand
+from fleetwise.core.placement import PLACEMENT, HostCapacity, HostTable, Placement, VmDemand
 from fleetwise.core.power import PowerModel
 
 __all__ = [
@@ -105,65 +107,79 @@ class Solution:
 
 
 class _Model:
-    """Working copy: which host each VM is on, per-host use, and host power."""
+    """Working copy: which host each VM is on, per-host use as arrays, host power."""
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
-        self.hosts: dict[str, HostState] = {h.host_id: h for h in snapshot.hosts}
+        hosts = snapshot.hosts
+        self.hosts: dict[str, HostState] = {h.host_id: h for h in hosts}
+        self.index: dict[str, int] = {h.host_id: i for i, h in enumerate(hosts)}
         self.vms: dict[str, VmState] = {v.vm_id: v for v in snapshot.vms}
         self.vm_host: dict[str, str] = {}
-        self.on_host: dict[str, set[str]] = {h: set() for h in self.hosts}
-        self.cpu: dict[str, float] = {h.host_id: h.hypervisor_mhz for h in snapshot.hosts}
-        self.ram: dict[str, float] = dict.fromkeys(self.hosts, 0.0)
+        self.on_host: dict[str, set[str]] = {h.host_id: set() for h in hosts}
+        self.table = HostTable.of(
+            [
+                HostCapacity(
+                    h.host_id, h.cpu_total, h.ram_total, h.hypervisor_mhz, 0.0,
+                    h.power == "awake", h.power_model,
+                )
+                for h in hosts
+            ]
+        )  # fmt: skip
+        self.maintenance = np.array([h.maintenance for h in hosts], dtype=bool)
+        self.vm_count = np.zeros(len(hosts), dtype=np.intp)
         for v in snapshot.vms:
             if v.host_id in self.hosts:
                 self._attach(v.vm_id, v.host_id)
 
     def _attach(self, vm_id: str, host_id: str) -> None:
         vm = self.vms[vm_id]
+        i = self.index[host_id]
         self.vm_host[vm_id] = host_id
         self.on_host[host_id].add(vm_id)
-        self.cpu[host_id] += vm.cpu
-        self.ram[host_id] += vm.ram
+        self.vm_count[i] += 1
+        self.table.cpu_used[i] += vm.cpu
+        self.table.ram_used[i] += vm.ram
 
     def move(self, vm_id: str, host_id: str) -> None:
         old = self.vm_host[vm_id]
         vm = self.vms[vm_id]
+        i = self.index[old]
         self.on_host[old].discard(vm_id)
-        self.cpu[old] -= vm.cpu
-        self.ram[old] -= vm.ram
+        self.vm_count[i] -= 1
+        self.table.cpu_used[i] -= vm.cpu
+        self.table.ram_used[i] -= vm.ram
         self._attach(vm_id, host_id)
 
-    def used(self, host_id: str) -> tuple[float, float]:
-        return self.cpu[host_id], self.ram[host_id]
+    def wake(self, host_id: str) -> None:
+        self.hosts[host_id] = replace(self.hosts[host_id], power="awake")
+        self.table.awake[self.index[host_id]] = True
+
+    def utilisation(self, host_id: str) -> float:
+        i = self.index[host_id]
+        return float(self.table.cpu_used[i] / self.table.cpu_total[i])
 
     def vms_on(self, host_id: str) -> list[str]:
         return sorted(self.on_host[host_id])
 
-    def capacity(self, host_id: str) -> HostCapacity:
-        host = self.hosts[host_id]
-        return HostCapacity(
-            host_id,
-            host.cpu_total,
-            host.ram_total,
-            self.cpu[host_id],
-            self.ram[host_id],
-            host.power == "awake",
-            host.power_model,
-        )
+    def has_vms(self) -> BoolArray:
+        out: BoolArray = self.vm_count > 0
+        return out
+
+
+BoolArray = npt.NDArray[np.bool_]
 
 
 def _place(
     model: _Model,
     vm_ids: list[str],
-    targets: list[str],
+    targets: npt.NDArray[np.intp],
     config: GlobalManagerConfig,
     all_or_nothing: bool,
 ) -> Placement:
-    hosts = tuple(model.capacity(h) for h in targets)
     vms = tuple(VmDemand(v, model.vms[v].cpu, model.vms[v].ram) for v in vm_ids)
     params: dict[str, Any] = dict(config.placement.params) | {"all_or_nothing": all_or_nothing}
     place = PLACEMENT.build(config.placement.name, params)
-    result: Placement = place(hosts, vms)
+    result: Placement = place(model.table.take(targets), vms)
     return result
 
 
@@ -189,20 +205,20 @@ def plan_reallocation(
                 moves[vm_id] = Migration(vm_id, origin, dst)
             model.move(vm_id, dst)
         for h in placement.wake:
-            model.hosts[h] = replace(model.hosts[h], power="awake")
+            model.wake(h)
             wake.append(h)
 
-    def eligible(exclude: set[str], allow_asleep: bool, need_vms: bool) -> list[str]:
-        out = []
-        for h in model.hosts.values():
-            if h.host_id in exclude or h.host_id in draining:
-                continue
-            if h.power != "awake" and not allow_asleep:
-                continue
-            if need_vms and h.power == "awake" and not model.on_host[h.host_id]:
-                continue
-            out.append(h.host_id)
-        return out
+    def eligible(exclude: set[str], allow_asleep: bool, need_vms: bool) -> npt.NDArray[np.intp]:
+        mask = ~model.maintenance.copy()
+        for h in exclude:
+            if h in model.index:
+                mask[model.index[h]] = False
+        awake = model.table.awake
+        if not allow_asleep:
+            mask &= awake
+        if need_vms:
+            mask &= ~awake | model.has_vms()
+        return np.flatnonzero(mask)
 
     known = {r.host_id for r in requests} - set(model.hosts)
     if known:
@@ -237,7 +253,7 @@ def plan_reallocation(
             notes.append(f"{host_id}: cannot drain {', '.join(placement.unplaced)}")
     # 3. underload: empty the host completely onto awake hosts that keep VMs, or not at all.
     under_reqs = [r for r in requests if r.reason == "underload" and r.host_id in model.hosts]
-    under_reqs.sort(key=lambda r: (model.used(r.host_id)[0] / model.hosts[r.host_id].cpu_total, r.host_id))
+    under_reqs.sort(key=lambda r: (model.utilisation(r.host_id), r.host_id))
     emptied: set[str] = set()
     for req in under_reqs:
         vm_ids = model.vms_on(req.host_id)
@@ -254,7 +270,9 @@ def plan_reallocation(
         empty_awake = sorted(
             h.host_id
             for h in model.hosts.values()
-            if h.power == "awake" and not model.on_host[h.host_id] and h.host_id not in wake
+            if model.table.awake[model.index[h.host_id]]
+            and not model.on_host[h.host_id]
+            and h.host_id not in wake
         )
         keep = config.spare_hosts
         # Prefer keeping hosts that were empty already (their VMs are not in flight).

@@ -3,15 +3,17 @@
 Two algorithms over one snapshot of the cluster, both pure:
 
 * ``bfd`` — Best Fit Decreasing with CPU and RAM caps (Neat style): VMs by CPU demand,
-  largest first, each to the awake host that fits it most tightly under the caps;
-  a sleeping host is woken only when no awake host fits. Unlike Neat, the caps also
-  apply to woken hosts and the fit is recomputed after every placement.
+  largest first, each to the awake host that fits it most tightly under the caps
+  (least free CPU, then least free RAM, then first in order); a sleeping host (the
+  smallest that fits) is woken only when no awake host fits. Unlike Neat, the caps
+  also apply to woken hosts and the fit is recomputed after every placement.
 * ``pabfd`` — power-aware BFD: each VM goes to the host whose power draw grows the
   least (a sleeping host counts from its sleep power, so it is chosen only when it is
   cheaper than any awake one).
 
-Placements are planned on a working copy: every choice updates the copy, so one
-round never books a host twice. By default the result is all-or-nothing (``{}``
+Hosts are a :class:`HostTable` (one array per attribute), so thousands of hosts cost
+a few array operations per VM. Every choice updates the working copy, so one round
+never books a host twice. By default the result is all-or-nothing (nothing assigned
 when any VM fails to fit), as a consolidation step that half-empties a host saves
 nothing.
 """
@@ -20,22 +22,31 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
-from fleetwise.core.power import PowerModel
+from fleetwise.core.power import LinearPowerModel, PowerModel, interpolate_tables
 from fleetwise.core.registry import AlgorithmSpec, Params, Registry
+from fleetwise.core.types import FloatArray
+from fleetwise.errors import InputError
 
 __all__ = [
     "PLACEMENT",
     "HostCapacity",
+    "HostTable",
     "Placement",
+    "PlacementFn",
     "VmDemand",
     "best_fit_decreasing",
     "power_aware_best_fit_decreasing",
 ]
+
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,65 @@ class HostCapacity:
     ram_used: float = 0.0
     awake: bool = True
     power: PowerModel | None = None
+
+
+def _as_table(model: PowerModel) -> tuple[float, ...]:
+    if isinstance(model, LinearPowerModel):
+        return tuple(model.power(i / 10) for i in range(11))
+    return model.watts
+
+
+@dataclass(frozen=True)
+class HostTable:
+    """Hosts as parallel arrays; ``power`` (hosts × 11 watts) and ``sleep_w`` are optional."""
+
+    host_ids: npt.NDArray[np.object_]
+    cpu_total: FloatArray
+    ram_total: FloatArray
+    cpu_used: FloatArray
+    ram_used: FloatArray
+    awake: BoolArray
+    power: FloatArray | None = None
+    sleep_w: FloatArray | None = None
+
+    @staticmethod
+    def of(hosts: Sequence[HostCapacity]) -> HostTable:
+        """Build a table from host records."""
+        with_power = all(h.power is not None for h in hosts)
+        return HostTable(
+            host_ids=np.array([h.host_id for h in hosts], dtype=object),
+            cpu_total=np.array([h.cpu_total for h in hosts], dtype=np.float64),
+            ram_total=np.array([h.ram_total for h in hosts], dtype=np.float64),
+            cpu_used=np.array([h.cpu_used for h in hosts], dtype=np.float64),
+            ram_used=np.array([h.ram_used for h in hosts], dtype=np.float64),
+            awake=np.array([h.awake for h in hosts], dtype=bool),
+            power=(
+                np.array([_as_table(h.power) for h in hosts], dtype=np.float64).reshape(-1, 11)
+                if with_power and hosts
+                else None
+            ),
+            sleep_w=(
+                np.array([h.power.sleep_w for h in hosts if h.power is not None])
+                if with_power and hosts
+                else None
+            ),
+        )
+
+    def take(self, index: npt.NDArray[np.intp]) -> HostTable:
+        """The hosts at ``index``, in that order."""
+        return HostTable(
+            host_ids=self.host_ids[index],
+            cpu_total=self.cpu_total[index],
+            ram_total=self.ram_total[index],
+            cpu_used=self.cpu_used[index],
+            ram_used=self.ram_used[index],
+            awake=self.awake[index],
+            power=None if self.power is None else self.power[index],
+            sleep_w=None if self.sleep_w is None else self.sleep_w[index],
+        )
+
+    def __len__(self) -> int:
+        return len(self.host_ids)
 
 
 @dataclass(frozen=True)
@@ -73,12 +143,13 @@ class Placement:
         return not self.unplaced
 
 
-class PlacementFn:
-    """Call signature of a placement algorithm (documentation only)."""
+Hosts = HostTable | Sequence[HostCapacity]
 
-    def __call__(
-        self, hosts: tuple[HostCapacity, ...], vms: tuple[VmDemand, ...], *, params: Params
-    ) -> Placement: ...
+
+class PlacementFn(Protocol):
+    """A placement algorithm with its parameters bound."""
+
+    def __call__(self, hosts: Hosts, vms: tuple[VmDemand, ...]) -> Placement: ...
 
 
 PLACEMENT: Registry[PlacementFn] = Registry("placement")
@@ -92,79 +163,82 @@ class BfdParams(Params):
     all_or_nothing: bool = True
 
 
-@dataclass
-class _Working:
-    host: HostCapacity
-    cpu_free: float
-    ram_free: float
-    awake: bool
-
-
-def _working_copy(hosts: tuple[HostCapacity, ...], params: BfdParams) -> list[_Working]:
-    return [
-        _Working(
-            h,
-            params.cpu_threshold * h.cpu_total - h.cpu_used,
-            params.ram_threshold * h.ram_total - h.ram_used,
-            h.awake,
-        )
-        for h in hosts
-    ]
+def _table(hosts: Hosts) -> HostTable:
+    return hosts if isinstance(hosts, HostTable) else HostTable.of(hosts)
 
 
 def _sorted_vms(vms: tuple[VmDemand, ...]) -> list[VmDemand]:
+    for vm in vms:
+        if not (vm.cpu >= 0 and vm.ram >= 0 and math.isfinite(vm.cpu) and math.isfinite(vm.ram)):
+            raise InputError(f"VM {vm.vm_id}: demand must be finite and >= 0")
+    if len({vm.vm_id for vm in vms}) != len(vms):
+        raise InputError("a VM is listed twice")
     return sorted(vms, key=lambda v: (-v.cpu, -v.ram, v.vm_id))
 
 
 def _finish(
-    chosen: dict[str, str], woken: list[str], unplaced: list[str], all_or_nothing: bool
+    table: HostTable,
+    chosen: dict[str, int],
+    woken: list[int],
+    unplaced: list[str],
+    all_or_nothing: bool,
 ) -> Placement:
     if unplaced and all_or_nothing:
         return Placement(unplaced=tuple(unplaced))
-    return Placement(assignments=chosen, wake=tuple(woken), unplaced=tuple(unplaced))
-
-
-def best_fit_decreasing(
-    hosts: tuple[HostCapacity, ...], vms: tuple[VmDemand, ...], *, params: BfdParams
-) -> Placement:
-    """BFD under CPU/RAM caps; wakes the smallest sleeping host that fits when needed.
-
-    Awake hosts are kept sorted by (free CPU, free RAM, position), so each VM goes to
-    the tightest fit found by bisection: O(log n) per VM plus the scan past hosts
-    short of RAM.
-    """
-    work = _working_copy(hosts, params)
-    awake = sorted((w.cpu_free, w.ram_free, i) for i, w in enumerate(work) if w.awake)
-    asleep = sorted(
-        (w.host.cpu_total, w.host.ram_total, i) for i, w in enumerate(work) if not w.awake
+    ids = table.host_ids
+    return Placement(
+        assignments={v: str(ids[i]) for v, i in chosen.items()},
+        wake=tuple(str(ids[i]) for i in woken),
+        unplaced=tuple(unplaced),
     )
-    chosen: dict[str, str] = {}
-    woken: list[str] = []
+
+
+_BISECT_FROM = 64  # VMs per call above which BFD keeps the hosts in a sorted list
+
+
+def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdParams) -> Placement:
+    """BFD under CPU/RAM caps; wakes the smallest sleeping host that fits when needed."""
+    table = _table(hosts)
+    order = _sorted_vms(vms)
+    cpu_free = params.cpu_threshold * table.cpu_total - table.cpu_used
+    ram_free = params.ram_threshold * table.ram_total - table.ram_used
+    awake = table.awake.copy()
+    chosen: dict[str, int] = {}
+    woken: list[int] = []
     unplaced: list[str] = []
-    for vm in _sorted_vms(vms):
-        pos = bisect.bisect_left(awake, (vm.cpu, -math.inf, -1))
-        while pos < len(awake) and awake[pos][1] < vm.ram:
-            pos += 1
-        if pos < len(awake):
-            index = awake.pop(pos)[2]
+    ranked: list[tuple[float, float, int]] | None = None
+    if len(order) >= _BISECT_FROM:
+        ranked = sorted(
+            (float(cpu_free[i]), float(ram_free[i]), int(i)) for i in np.flatnonzero(awake)
+        )
+    for vm in order:
+        index = -1
+        if ranked is not None:
+            pos = bisect.bisect_left(ranked, (vm.cpu, -math.inf, -1))
+            while pos < len(ranked) and ranked[pos][1] < vm.ram:
+                pos += 1
+            if pos < len(ranked):
+                index = ranked.pop(pos)[2]
         else:
-            index = -1
-            for k, (_, _, i) in enumerate(asleep):
-                if work[i].cpu_free >= vm.cpu and work[i].ram_free >= vm.ram:
-                    index = i
-                    del asleep[k]
-                    work[i].awake = True
-                    woken.append(work[i].host.host_id)
-                    break
+            fits = np.flatnonzero(awake & (cpu_free >= vm.cpu) & (ram_free >= vm.ram))
+            if fits.size:
+                index = int(fits[np.lexsort((fits, ram_free[fits], cpu_free[fits]))[0]])
+        if index < 0:
+            sleeping = np.flatnonzero(~awake & (cpu_free >= vm.cpu) & (ram_free >= vm.ram))
+            if sleeping.size:
+                keys = (sleeping, table.ram_total[sleeping], table.cpu_total[sleeping])
+                index = int(sleeping[np.lexsort(keys)[0]])
+                awake[index] = True
+                woken.append(index)
         if index < 0:
             unplaced.append(vm.vm_id)
             continue
-        w = work[index]
-        w.cpu_free -= vm.cpu
-        w.ram_free -= vm.ram
-        bisect.insort(awake, (w.cpu_free, w.ram_free, index))
-        chosen[vm.vm_id] = w.host.host_id
-    return _finish(chosen, woken, unplaced, params.all_or_nothing)
+        cpu_free[index] -= vm.cpu
+        ram_free[index] -= vm.ram
+        if ranked is not None:
+            bisect.insort(ranked, (float(cpu_free[index]), float(ram_free[index]), index))
+        chosen[vm.vm_id] = index
+    return _finish(table, chosen, woken, unplaced, params.all_or_nothing)
 
 
 class PabfdParams(BfdParams):
@@ -173,44 +247,46 @@ class PabfdParams(BfdParams):
     cpu_threshold: float = Field(1.0, gt=0.0, le=1.0)
 
 
-def _power(host: HostCapacity, cpu_used: float, awake: bool) -> float:
-    if host.power is None:
-        raise ValueError(f"host {host.host_id} has no power model (needed by pabfd)")
-    if not awake:
-        return host.power.sleep_w
-    return host.power.power(min(max(cpu_used / host.cpu_total, 0.0), 1.0))
-
-
 def power_aware_best_fit_decreasing(
-    hosts: tuple[HostCapacity, ...], vms: tuple[VmDemand, ...], *, params: PabfdParams
+    hosts: Hosts, vms: tuple[VmDemand, ...], *, params: PabfdParams
 ) -> Placement:
     """Each VM to the host whose power draw increases least (ties: first host)."""
-    work = _working_copy(hosts, params)
-    used = {w.host.host_id: w.host.cpu_used for w in work}
-    chosen: dict[str, str] = {}
-    woken: list[str] = []
+    table = _table(hosts)
+    if len(table) == 0:
+        return _finish(table, {}, [], [v.vm_id for v in _sorted_vms(vms)], params.all_or_nothing)
+    if table.power is None or table.sleep_w is None:
+        missing = len(table) and next(
+            (h for h in hosts if isinstance(h, HostCapacity) and h.power is None), None
+        )
+        name = f" (host {missing.host_id})" if isinstance(missing, HostCapacity) else ""
+        raise InputError(f"pabfd needs a power model for every host{name}")
+    order = _sorted_vms(vms)
+    cpu_free = params.cpu_threshold * table.cpu_total - table.cpu_used
+    ram_free = params.ram_threshold * table.ram_total - table.ram_used
+    used = table.cpu_used.copy()
+    awake = table.awake.copy()
+    chosen: dict[str, int] = {}
+    woken: list[int] = []
     unplaced: list[str] = []
-    for vm in _sorted_vms(vms):
-        best: _Working | None = None
-        best_delta = float("inf")
-        for w in work:
-            if w.cpu_free < vm.cpu or w.ram_free < vm.ram:
-                continue
-            before = used[w.host.host_id]
-            delta = _power(w.host, before + vm.cpu, True) - _power(w.host, before, w.awake)
-            if delta < best_delta:
-                best, best_delta = w, delta
-        if best is None:
+    for vm in order:
+        fits = np.flatnonzero((cpu_free >= vm.cpu) & (ram_free >= vm.ram))
+        if not fits.size:
             unplaced.append(vm.vm_id)
             continue
-        if not best.awake:
-            best.awake = True
-            woken.append(best.host.host_id)
-        best.cpu_free -= vm.cpu
-        best.ram_free -= vm.ram
-        used[best.host.host_id] += vm.cpu
-        chosen[vm.vm_id] = best.host.host_id
-    return _finish(chosen, woken, unplaced, params.all_or_nothing)
+        total = table.cpu_total[fits]
+        tables = table.power[fits]
+        after = interpolate_tables(tables, np.clip((used[fits] + vm.cpu) / total, 0.0, 1.0))
+        now = interpolate_tables(tables, np.clip(used[fits] / total, 0.0, 1.0))
+        before = np.where(awake[fits], now, table.sleep_w[fits])
+        index = int(fits[int(np.argmin(after - before))])
+        if not awake[index]:
+            awake[index] = True
+            woken.append(index)
+        cpu_free[index] -= vm.cpu
+        ram_free[index] -= vm.ram
+        used[index] += vm.cpu
+        chosen[vm.vm_id] = index
+    return _finish(table, chosen, woken, unplaced, params.all_or_nothing)
 
 
 PLACEMENT.register(

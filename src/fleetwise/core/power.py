@@ -28,6 +28,13 @@ __all__ = [
 ]
 
 
+def _checked(utilisation: FloatArray) -> FloatArray:
+    u = np.asarray(utilisation, dtype=np.float64)
+    if u.size and not (u.min() >= 0.0 and u.max() <= 1.0):
+        raise ValueError("utilisation outside [0, 1]")
+    return u
+
+
 @dataclass(frozen=True)
 class TablePowerModel:
     """Measured power at 11 load levels (0 %, 10 %, …, 100 %)."""
@@ -63,7 +70,7 @@ class TablePowerModel:
 
     def power_array(self, utilisation: FloatArray) -> FloatArray:
         """Vectorised :meth:`power` (same arithmetic, element by element)."""
-        u = np.asarray(utilisation, dtype=np.float64)
+        u = _checked(utilisation)
         table = np.asarray(self.watts)
         lo = np.floor(u * 10).astype(np.intp)
         hi = np.ceil(u * 10).astype(np.intp)
@@ -91,7 +98,7 @@ class LinearPowerModel:
         return self.idle_w + (self.peak_w - self.idle_w) * utilisation
 
     def power_array(self, utilisation: FloatArray) -> FloatArray:
-        u = np.asarray(utilisation, dtype=np.float64)
+        u = _checked(utilisation)
         return self.idle_w + (self.peak_w - self.idle_w) * u
 
 
@@ -143,7 +150,7 @@ def interpolate_tables(tables: FloatArray, utilisation: FloatArray) -> FloatArra
 
     Same arithmetic as :meth:`TablePowerModel.power`, element by element.
     """
-    u = np.asarray(utilisation, dtype=np.float64)
+    u = _checked(utilisation)
     flat = tables.reshape(-1)
     base = np.arange(0, u.size * 11, 11)
     scaled = u * 10

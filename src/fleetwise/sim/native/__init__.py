@@ -1,0 +1,1 @@
+"""The fleetwise-native model: the live managers' own decisions on a simulated fleet."""
