@@ -22,6 +22,7 @@ class NativeConfig(BaseModel):
     placement: GlobalManagerConfig = GlobalManagerConfig()
     history_length: int = Field(30, ge=2, description="samples kept per VM by the collector")
     placement_cpu_last_n: int = Field(2, ge=1, description="VM demand = mean of last n samples")
+    host_ram_mb: float = Field(4096.0, gt=0.0, description="RAM of every host (paper: 4 GB)")
     sleep_w: float = Field(10.4, ge=0.0, description="power of a sleeping host")
     wake_latency_s: float = Field(60.0, ge=0.0)
     migration_degradation: float = Field(0.1, ge=0.0, le=1.0)

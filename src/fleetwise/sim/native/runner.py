@@ -31,7 +31,7 @@ from fleetwise.core.placement import BfdParams, HostCapacity, VmDemand, best_fit
 from fleetwise.core.power import interpolate_tables
 from fleetwise.core.types import JsonState, VmObservation
 from fleetwise.errors import InputError
-from fleetwise.sim.cloudsim.datacenter import HOST_RAM_MB, build_datacenter
+from fleetwise.sim.cloudsim.datacenter import build_datacenter
 from fleetwise.sim.native.config import NativeConfig, native_config_for
 from fleetwise.sim.policies import NATIVE_DETECTORS, parse_policy
 from fleetwise.sim.results import SimulationResult, TickSeries
@@ -96,7 +96,7 @@ class NativeRun:
         """BFD of every VM by its first sample, waking hosts as needed."""
         dc = self.dc
         hosts = tuple(
-            HostCapacity(self.host_ids[h], dc.host_total[h], HOST_RAM_MB, awake=False)
+            HostCapacity(self.host_ids[h], dc.host_total[h], self.config.host_ram_mb, awake=False)
             for h in range(dc.hosts)
         )
         vms = tuple(
@@ -184,7 +184,7 @@ class NativeRun:
         cpu = self.history[:, -n:].mean(axis=1) if n else np.zeros(dc.vms)
         hosts = tuple(
             HostState(
-                self.host_ids[h], float(dc.host_total[h]), HOST_RAM_MB,
+                self.host_ids[h], float(dc.host_total[h]), self.config.host_ram_mb,
                 "awake" if self.power_state[h] == AWAKE else "asleep",
             )
             for h in range(dc.hosts)
