@@ -10,6 +10,8 @@ import sys
 
 import typer
 
+from fleetwise.agent.cli import agent_app
+from fleetwise.cli import admin
 from fleetwise.cli import simulate as simulate_cmds
 from fleetwise.errors import FleetwiseError, InputError
 
@@ -24,6 +26,10 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate_cmds.simulate)
 app.command("sweep")(simulate_cmds.sweep)
+app.add_typer(admin.hosts_app, name="hosts")
+app.add_typer(admin.vms_app, name="vms")
+app.add_typer(admin.plans_app, name="plans")
+app.add_typer(agent_app, name="agent")
 
 
 def main() -> None:
