@@ -27,6 +27,7 @@ from fleetwise.sim.cloudsim.datacenter import (
     build_datacenter,
 )
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
+from fleetwise.sim.cloudsim.kernels import allocate
 from fleetwise.sim.cloudsim.metrics import EntryMetrics
 from fleetwise.sim.cloudsim.optimize import Optimizer
 from fleetwise.sim.cloudsim.state import RunState, incoming
@@ -146,26 +147,9 @@ class CloudSimRun:
         st.request = request
         vm, host, is_in = st.members()
         r = request[vm]
-        a = np.minimum(r, dc.host_pe[host])
-        tenth = a * 0.1
-        need = np.where(is_in, tenth, a)
-        total_need = np.bincount(host, need, minlength=dc.hosts)
-        over_host = total_need > dc.host_total
-        out = ~is_in & st.in_migration[vm]
-        alloc = np.where(is_in, tenth, np.where(out, a * 0.9, a))
-        if over_host.any():
-            over = over_host[host]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f = (dc.host_total / total_need)[host]
-                scaled = np.where(
-                    is_in,
-                    np.floor(tenth * f),
-                    np.where(out, np.floor(a * f * 0.9), np.floor(a * f)),
-                )
-            alloc = np.where(over, scaled, alloc)
-        contribution = np.where(out, alloc / 0.9, alloc)
-        cur = np.bincount(host, contribution, minlength=dc.hosts)
-        req = np.bincount(host, r, minlength=dc.hosts)
+        alloc, cur, req = allocate(
+            vm, host, is_in, request, dc.host_pe, dc.host_total, st.in_migration, dc.hosts
+        )
         hosted = ~is_in
         hosted_vm = vm[hosted]
         st.alloc[hosted_vm] = alloc[hosted]

@@ -24,6 +24,7 @@ from fleetwise.core.power import interpolate_tables
 from fleetwise.core.selection import SELECTION
 from fleetwise.core.types import SelectionContext, VmObservation, VmSelector
 from fleetwise.sim.cloudsim.detectors import FALLBACK_THRESHOLD, CloudSimDetector
+from fleetwise.sim.cloudsim.kernels import pabfd_candidates
 from fleetwise.sim.cloudsim.state import RunState
 
 __all__ = ["Optimizer"]
@@ -141,8 +142,7 @@ class Optimizer:
         self.select: VmSelector = SELECTION.build(selection)
         self.seed = seed
         self._tick = 0
-        types = st.dc.host_type
-        self._type_masks = [types == t for t in np.unique(types)]
+        self._flat_tables = np.ascontiguousarray(st.dc.power_table).reshape(-1)
 
     def initially_overloaded(self, rho: FloatArray) -> BoolArray:
         """Overload test at t = 0, when histories are empty (THR or the 0.7 fallback)."""
@@ -192,22 +192,11 @@ class Optimizer:
         """Destination of VM ``v`` by power-aware BFD, or -1."""
         dc = self.st.dc
         r = float(self.st.request[v])
-        eligible = ~excluded & (dc.host_pe >= r) & (w.avail >= r)
-        # Idle hosts of one type all cost the same: only the first of each can win.
-        idle = eligible & (w.alloc_sum == 0.0) & self._stale_zero
-        if idle.any():
-            eligible &= ~idle
-            for mask in self._type_masks:
-                first = np.argmax(idle & mask)
-                if idle[first] and mask[first]:
-                    eligible[first] = True
-        candidates = np.flatnonzero(eligible)
-        if candidates.size == 0:
-            return -1
-        after = (w.alloc_sum[candidates] + r) / dc.host_total[candidates]
-        after = np.minimum(after, 1.0)
-        delta = interpolate_tables(dc.power_table[candidates], after) - self._stale_power[candidates]
-        for h in candidates[np.argsort(delta, kind="stable")]:
+        candidates = pabfd_candidates(
+            r, excluded, dc.host_pe, w.avail, w.alloc_sum, dc.host_total, self._flat_tables,
+            self._stale_power, self._stale_zero, dc.host_type,
+        )  # fmt: skip
+        for h in candidates:
             hi = int(h)
             if w.alloc_sum[hi] == 0.0 or not self.overloaded(w, hi, extra=v):
                 return hi
