@@ -126,10 +126,15 @@ class _Model:
             ]
         )  # fmt: skip
         self.maintenance = np.array([h.maintenance for h in hosts], dtype=bool)
-        self.vm_count = np.zeros(len(hosts), dtype=np.intp)
-        for v in snapshot.vms:
-            if v.host_id in self.hosts:
-                self._attach(v.vm_id, v.host_id)
+        placed = [v for v in snapshot.vms if v.host_id in self.index]
+        where = np.array([self.index[v.host_id] for v in placed], dtype=np.intp)
+        n = len(hosts)
+        self.vm_count = np.bincount(where, minlength=n).astype(np.intp)
+        self.table.cpu_used[:] += np.bincount(where, [v.cpu for v in placed], minlength=n)
+        self.table.ram_used[:] += np.bincount(where, [v.ram for v in placed], minlength=n)
+        for v in placed:
+            self.vm_host[v.vm_id] = v.host_id
+            self.on_host[v.host_id].add(v.vm_id)
 
     def _attach(self, vm_id: str, host_id: str) -> None:
         vm = self.vms[vm_id]
@@ -196,14 +201,17 @@ def plan_reallocation(
     draining: set[str] = {h.host_id for h in snapshot.hosts if h.maintenance}
     underloaded = {r.host_id for r in requests if r.reason == "underload"}
 
+    def move(vm_id: str, source: str, dst: str) -> None:
+        origin = moves[vm_id].source if vm_id in moves else source
+        if origin == dst:
+            moves.pop(vm_id, None)
+        else:
+            moves[vm_id] = Migration(vm_id, origin, dst)
+        model.move(vm_id, dst)
+
     def apply(placement: Placement, source: str) -> None:
         for vm_id, dst in placement.assignments.items():
-            origin = moves[vm_id].source if vm_id in moves else source
-            if origin == dst:
-                moves.pop(vm_id, None)
-            else:
-                moves[vm_id] = Migration(vm_id, origin, dst)
-            model.move(vm_id, dst)
+            move(vm_id, source, dst)
         for h in placement.wake:
             model.wake(h)
             wake.append(h)
@@ -237,7 +245,7 @@ def plan_reallocation(
         targets = eligible(overloaded | underloaded, allow_asleep=True, need_vms=False)
         placement = _place(model, list(by_vm), targets, config, all_or_nothing=False)
         for vm_id, dst in placement.assignments.items():
-            apply(Placement(assignments={vm_id: dst}), by_vm[vm_id])
+            move(vm_id, by_vm[vm_id], dst)
         apply(Placement(wake=placement.wake), "")
         if placement.unplaced:
             notes.append(f"no room for {', '.join(sorted(placement.unplaced))}")

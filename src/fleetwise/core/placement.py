@@ -265,6 +265,11 @@ def power_aware_best_fit_decreasing(
     ram_free = params.ram_threshold * table.ram_total - table.ram_used
     used = table.cpu_used.copy()
     awake = table.awake.copy()
+    tables = table.power
+    # Power each host draws now: by load if awake, its sleep power otherwise.
+    before = np.where(
+        awake, interpolate_tables(tables, np.clip(used / table.cpu_total, 0.0, 1.0)), table.sleep_w
+    )
     chosen: dict[str, int] = {}
     woken: list[int] = []
     unplaced: list[str] = []
@@ -273,18 +278,17 @@ def power_aware_best_fit_decreasing(
         if not fits.size:
             unplaced.append(vm.vm_id)
             continue
-        total = table.cpu_total[fits]
-        tables = table.power[fits]
-        after = interpolate_tables(tables, np.clip((used[fits] + vm.cpu) / total, 0.0, 1.0))
-        now = interpolate_tables(tables, np.clip(used[fits] / total, 0.0, 1.0))
-        before = np.where(awake[fits], now, table.sleep_w[fits])
-        index = int(fits[int(np.argmin(after - before))])
+        u_after = np.clip((used[fits] + vm.cpu) / table.cpu_total[fits], 0.0, 1.0)
+        after = interpolate_tables(tables[fits], u_after)
+        best = int(np.argmin(after - before[fits]))
+        index = int(fits[best])
         if not awake[index]:
             awake[index] = True
             woken.append(index)
         cpu_free[index] -= vm.cpu
         ram_free[index] -= vm.ram
         used[index] += vm.cpu
+        before[index] = after[best]
         chosen[vm.vm_id] = index
     return _finish(table, chosen, woken, unplaced, params.all_or_nothing)
 
