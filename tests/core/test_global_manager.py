@@ -1,0 +1,174 @@
+"""The global manager's round and the action planner."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleetwise.core.global_manager import (
+    ClusterSnapshot,
+    GlobalManagerConfig,
+    HostState,
+    ReallocationRequest,
+    VmState,
+    plan_reallocation,
+)
+from fleetwise.core.planner import build_plan
+
+CONFIG = GlobalManagerConfig()  # BFD, 80 % CPU / 95 % RAM caps, no spare hosts
+
+
+def host(name: str, awake: bool = True, maintenance: bool = False) -> HostState:
+    return HostState(name, 1000.0, 1000.0, "awake" if awake else "asleep", maintenance)
+
+
+def test_underloaded_host_is_emptied_onto_busy_hosts_and_put_to_sleep() -> None:
+    # a: 100 used; b: 500; c: empty and awake. Caps 800: a's VM fits on b (500 + 100).
+    snap = ClusterSnapshot(
+        (host("a"), host("b"), host("c")),
+        (VmState("v1", "a", 100, 100), VmState("v2", "b", 500, 100)),
+    )
+    sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
+    assert [(m.vm_id, m.source, m.destination) for m in sol.migrations] == [("v1", "a", "b")]
+    assert sol.wake == ()
+    # Empty awake hosts go to sleep: a once emptied, c already.
+    assert sorted(sol.sleep) == ["a", "c"]
+
+
+def test_underload_is_all_or_nothing_and_never_wakes_hosts() -> None:
+    # a holds 300 + 300; b has room for only one of them (800 − 400 = 400).
+    snap = ClusterSnapshot(
+        (host("a"), host("b"), host("z", awake=False)),
+        (VmState("v1", "a", 300, 10), VmState("v2", "a", 300, 10), VmState("v3", "b", 400, 10)),
+    )
+    sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
+    assert sol.migrations == () and sol.wake == ()
+    assert "a" not in sol.sleep
+
+
+def test_overload_wakes_a_sleeping_host_when_no_awake_host_fits() -> None:
+    snap = ClusterSnapshot(
+        (host("a"), host("b"), host("z", awake=False)),
+        (VmState("v1", "a", 700, 10), VmState("v2", "a", 250, 10), VmState("v3", "b", 700, 10)),
+    )
+    sol = plan_reallocation(snap, (ReallocationRequest("a", "overload", ("v2",)),), CONFIG)
+    assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v2", "z")]
+    assert sol.wake == ("z",)
+    plan = build_plan(sol)
+    assert [a.kind for a in plan] == ["wake", "migrate"]
+    assert plan[1].depends_on == (0,)  # the migration waits for the wake-up
+
+
+def test_maintenance_drains_the_host_and_keeps_it_out_of_placement() -> None:
+    snap = ClusterSnapshot(
+        (host("a", maintenance=True), host("b"), host("c")),
+        (VmState("v1", "a", 300, 10), VmState("v2", "b", 100, 10)),
+    )
+    sol = plan_reallocation(snap, (), CONFIG)
+    assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v1", "b")]
+    # An overload elsewhere never lands on the host in maintenance.
+    snap2 = ClusterSnapshot(
+        (host("a", maintenance=True), host("b")),
+        (VmState("v2", "b", 700, 10), VmState("v3", "b", 200, 10)),
+    )
+    sol2 = plan_reallocation(snap2, (ReallocationRequest("b", "overload", ("v3",)),), CONFIG)
+    assert sol2.migrations == ()
+    assert sol2.notes and "v3" in sol2.notes[0]
+
+
+def test_spare_hosts_stay_awake() -> None:
+    snap = ClusterSnapshot((host("a"), host("b"), host("c")), (VmState("v", "a", 100, 10),))
+    sol = plan_reallocation(snap, (), GlobalManagerConfig(spare_hosts=1))
+    assert len(sol.sleep) == 1 and sol.sleep[0] in ("b", "c")
+
+
+def test_sleep_waits_for_every_migration_off_the_host() -> None:
+    snap = ClusterSnapshot(
+        (host("a"), host("b")),
+        (VmState("v1", "a", 100, 10), VmState("v2", "a", 100, 10), VmState("v3", "b", 100, 10)),
+    )
+    sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
+    plan = build_plan(sol)
+    sleep = [a for a in plan if a.kind == "sleep"]
+    migrations = [a.seq for a in plan if a.kind == "migrate"]
+    assert len(migrations) == 2 and sleep[0].host_id == "a"
+    assert sorted(sleep[0].depends_on) == sorted(migrations)
+
+
+def test_requests_from_unknown_hosts_and_vms_elsewhere_are_ignored() -> None:
+    snap = ClusterSnapshot((host("a"), host("b")), (VmState("v1", "b", 100, 10),))
+    sol = plan_reallocation(
+        snap,
+        (ReallocationRequest("ghost", "underload"), ReallocationRequest("a", "overload", ("v1",))),
+        CONFIG,
+    )
+    assert sol.migrations == ()
+    assert any("ghost" in n for n in sol.notes)
+
+
+hosts_st = st.lists(
+    st.tuples(st.floats(500, 4000), st.floats(500, 8000), st.booleans(), st.booleans()),
+    min_size=2,
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(hosts=hosts_st, data=st.data())
+def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
+    hosts: list[tuple[float, float, bool, bool]], data: st.DataObject
+) -> None:
+    states = tuple(
+        HostState(f"h{i}", cpu, ram, "awake" if awake else "asleep", maint)
+        for i, (cpu, ram, awake, maint) in enumerate(hosts)
+    )
+    awake_ids = [h.host_id for h in states if h.power == "awake"]
+    if not awake_ids:
+        return
+    n = data.draw(st.integers(0, 12))
+    vms = tuple(
+        VmState(
+            f"v{j}",
+            data.draw(st.sampled_from(awake_ids)),
+            data.draw(st.floats(0, 800)),
+            data.draw(st.floats(0, 1500)),
+        )
+        for j in range(n)
+    )
+    reqs = tuple(
+        ReallocationRequest(h, data.draw(st.sampled_from(["underload", "overload"])),
+                            tuple(v.vm_id for v in vms if v.host_id == h))
+        for h in data.draw(st.lists(st.sampled_from(awake_ids), unique=True))
+    )  # fmt: skip
+    sol = plan_reallocation(ClusterSnapshot(states, vms), reqs, CONFIG)
+    where = {v.vm_id: v.host_id for v in vms}
+    moved = Counter(m.vm_id for m in sol.migrations)
+    assert all(c == 1 for c in moved.values()), "a VM is moved twice"
+    for m in sol.migrations:
+        assert m.source == where[m.vm_id] != m.destination
+        where[m.vm_id] = m.destination
+    by_id = {h.host_id: h for h in states}
+    woken = set(sol.wake)
+    assert all(by_id[h].power == "asleep" for h in woken)
+    for m in sol.migrations:
+        dst = by_id[m.destination]
+        assert not dst.maintenance
+        assert dst.power == "awake" or m.destination in woken
+    # caps hold on every host that received VMs
+    for h in {m.destination for m in sol.migrations}:
+        cpu = sum(v.cpu for v in vms if where[v.vm_id] == h)
+        ram = sum(v.ram for v in vms if where[v.vm_id] == h)
+        if any(v.host_id == h for v in vms):
+            continue  # pre-existing load may already exceed the caps
+        assert cpu <= 0.8 * by_id[h].cpu_total + 1e-6
+        assert ram <= 0.95 * by_id[h].ram_total + 1e-6
+    # hosts put to sleep end up empty and were awake
+    for h in sol.sleep:
+        assert by_id[h].power == "awake" and h not in woken
+        assert not any(where[v] == h for v in where)
+    # the plan lists every action once, dependencies point backwards
+    plan = build_plan(sol)
+    assert len(plan) == len(sol.migrations) + len(sol.wake) + len(sol.sleep)
+    assert all(d < a.seq for a in plan for d in a.depends_on)

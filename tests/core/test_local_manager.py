@@ -1,0 +1,99 @@
+"""The local manager's decision for one host."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fleetwise.core.local_manager import (
+    AlgorithmChoice,
+    HostObservation,
+    LocalManager,
+    LocalManagerConfig,
+    host_utilisation_history,
+)
+from fleetwise.core.types import VmObservation
+from fleetwise.errors import ParameterError, UnknownNameError
+
+
+def vm(name: str, mhz: list[float], ram: float = 1024.0) -> VmObservation:
+    return VmObservation(name, ram, 2000.0, np.asarray(mhz, dtype=np.float64))
+
+
+def test_history_sums_vms_and_hypervisor_aligned_on_the_newest_sample() -> None:
+    obs = HostObservation(
+        "h", 1000.0, (vm("a", [100, 200, 300]), vm("b", [50])), np.asarray([10.0, 10.0])
+    )
+    # oldest → newest: a 100/200/300, b only newest 50, hypervisor last two 10s
+    assert host_utilisation_history(obs).tolist() == [0.1, 0.21, 0.36]
+
+
+def test_underload_sends_every_vm() -> None:
+    mgr = LocalManager(LocalManagerConfig())  # last-2 mean <= 0.5 is underloaded
+    obs = HostObservation("h", 1000.0, (vm("a", [100, 100]), vm("b", [100, 100])))
+    decision, state = mgr.decide(obs, {})
+    assert decision.reason == "underload" and decision.vm_ids == ("a", "b")
+    json.dumps(state)  # persistable
+
+
+def test_overload_selects_until_the_host_is_relieved() -> None:
+    # THR 0.8 on 1000 MHz: 300+300+300 = 0.9. MMT picks the least RAM first ("c", 512 MB):
+    # 600 left = 0.6, relieved after one VM.
+    config = LocalManagerConfig(
+        underload=AlgorithmChoice(name="threshold", params={"threshold": 0.1}),
+        selection=AlgorithmChoice(name="mmt"),
+    )
+    mgr = LocalManager(config)
+    obs = HostObservation(
+        "h", 1000.0, (vm("a", [300, 300]), vm("b", [300, 300]), vm("c", [300, 300], ram=512))
+    )
+    decision, _ = mgr.decide(obs, {})
+    assert decision.reason == "overload" and decision.vm_ids == ("c",)
+
+
+def test_overload_selection_respects_the_per_request_cap() -> None:
+    config = LocalManagerConfig(
+        underload=AlgorithmChoice(name="never"),
+        overload=AlgorithmChoice(name="thr", params={"threshold": 0.2}),
+        selection=AlgorithmChoice(name="mmt"),
+        max_vms_per_request=2,
+    )
+    obs = HostObservation("h", 1000.0, tuple(vm(f"v{i}", [200, 200]) for i in range(4)))
+    decision, _ = LocalManager(config).decide(obs, {})
+    assert decision.vm_ids == ("v0", "v1")
+
+
+def test_stateful_detector_counts_every_interval_even_when_underloaded() -> None:
+    config = LocalManagerConfig(
+        underload=AlgorithmChoice(name="threshold", params={"threshold": 0.5}),
+        overload=AlgorithmChoice(name="otf", params={"otf": 0.5, "threshold": 0.8, "limit": 1}),
+    )
+    mgr = LocalManager(config)
+    obs = HostObservation("h", 1000.0, (vm("a", [100]),))
+    state: dict = {}
+    for _ in range(3):
+        decision, state = mgr.decide(obs, state)
+        assert decision.reason == "underload"
+    assert json.loads(json.dumps(state))["overload"]  # counters persisted and growing
+
+
+def test_nothing_to_decide_without_vms() -> None:
+    decision, _ = LocalManager(LocalManagerConfig()).decide(HostObservation("h", 1000.0, ()), {})
+    assert decision.reason == "none"
+
+
+def test_migration_time_is_mean_ram_over_bandwidth() -> None:
+    mgr = LocalManager(LocalManagerConfig(migration_bandwidth_mb_s=100.0))
+    obs = HostObservation("h", 1000.0, (vm("a", [1], ram=1000), vm("b", [1], ram=3000)))
+    assert mgr.migration_time_s(obs) == 20.0
+
+
+def test_bad_configuration_is_rejected_at_construction() -> None:
+    with pytest.raises(UnknownNameError):
+        LocalManager(LocalManagerConfig(overload=AlgorithmChoice(name="nope")))
+    with pytest.raises(ParameterError, match="threshold"):
+        LocalManager(
+            LocalManagerConfig(overload=AlgorithmChoice(name="thr", params={"threshold": 5}))
+        )
