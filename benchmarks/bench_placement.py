@@ -21,8 +21,7 @@ from fleetwise.core.global_manager import (
     plan_reallocation,
 )
 from fleetwise.core.local_manager import AlgorithmChoice
-from fleetwise.core.placement import HostCapacity, HostTable, VmDemand
-from fleetwise.core.placement import PLACEMENT
+from fleetwise.core.placement import PLACEMENT, HostCapacity, HostTable, VmDemand
 from fleetwise.core.power import POWER_MODELS
 
 HOSTS, VMS = 5_000, 25_000
@@ -46,7 +45,9 @@ def main() -> None:
         [HostCapacity(f"h{i:05d}", 32_000.0, 131_072.0, power=g5) for i in range(HOSTS)]
     )
     vms = tuple(
-        VmDemand(f"v{i:05d}", float(rng.uniform(50, 2_500)), float(rng.choice([512, 1024, 2048, 4096])))
+        VmDemand(
+            f"v{i:05d}", float(rng.uniform(50, 2_500)), float(rng.choice([512, 1024, 2048, 4096]))
+        )
         for i in range(VMS)
     )
     bfd = PLACEMENT.build("bfd")
@@ -61,7 +62,9 @@ def main() -> None:
         VmState(v.vm_id, f"h{i % (HOSTS // 2):05d}", v.cpu / 4, v.ram) for i, v in enumerate(vms)
     )
     requests = tuple(
-        ReallocationRequest(f"h{i:05d}", "overload", tuple(f"v{j:05d}" for j in range(i, VMS, HOSTS // 2)))
+        ReallocationRequest(
+            f"h{i:05d}", "overload", tuple(f"v{j:05d}" for j in range(i, VMS, HOSTS // 2))
+        )
         for i in range(HOSTS // 2)
     )
     config = GlobalManagerConfig(placement=AlgorithmChoice(name="bfd"))

@@ -52,7 +52,11 @@ def test_npa_is_peak_power_all_day() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "error"),
-    [("foo-mmt-1", UnknownNameError), ("thr-mmt-3", ParameterError), ("mhod-xyz-0.2", UnknownNameError)],
+    [
+        ("foo-mmt-1", UnknownNameError),
+        ("thr-mmt-3", ParameterError),
+        ("mhod-xyz-0.2", UnknownNameError),
+    ],
 )
 def test_bad_native_policy_is_rejected(policy: str, error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -62,9 +66,13 @@ def test_bad_native_policy_is_rejected(policy: str, error: type[Exception]) -> N
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.integers(2, 10).flatmap(
-        lambda n: st.lists(st.lists(st.integers(0, 99), min_size=8, max_size=8), min_size=n, max_size=n)
+        lambda n: st.lists(
+            st.lists(st.integers(0, 99), min_size=8, max_size=8), min_size=n, max_size=n
+        )
     ),
-    policy=st.sampled_from(["thr-mmt-0.8", "mad-mu-2.5", "lr-mmt-1.2", "otf-rs-0.3", "mhod-mmt-0.3"]),
+    policy=st.sampled_from(
+        ["thr-mmt-0.8", "mad-mu-2.5", "lr-mmt-1.2", "otf-rs-0.3", "mhod-mmt-0.3"]
+    ),
 )
 def test_no_vm_is_lost_and_metrics_stay_in_range(rows: list[list[int]], policy: str) -> None:
     traces = _traces(rows)

@@ -154,7 +154,9 @@ class LocalManager:
             chosen.append(remaining.pop(index).vm_id)
             if not remaining:
                 break
-            reduced = HostObservation(obs.host_id, obs.capacity_mhz, tuple(remaining), obs.hypervisor_mhz)
+            reduced = HostObservation(
+                obs.host_id, obs.capacity_mhz, tuple(remaining), obs.hypervisor_mhz
+            )
             # Re-test with the state from before this interval: a what-if, not an observation.
             still, _ = self._overload(host_utilisation_history(reduced), ctx, over_state)
             if not still:

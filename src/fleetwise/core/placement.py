@@ -93,7 +93,9 @@ class HostTable:
             ram_used=np.array([h.ram_used for h in hosts], dtype=np.float64),
             awake=np.array([h.awake for h in hosts], dtype=bool),
             power=(
-                np.array([_as_table(h.power) for h in hosts], dtype=np.float64).reshape(-1, 11)
+                np.array(
+                    [_as_table(h.power) for h in hosts if h.power is not None], dtype=np.float64
+                ).reshape(-1, 11)
                 if with_power and hosts
                 else None
             ),
@@ -255,10 +257,9 @@ def power_aware_best_fit_decreasing(
     if len(table) == 0:
         return _finish(table, {}, [], [v.vm_id for v in _sorted_vms(vms)], params.all_or_nothing)
     if table.power is None or table.sleep_w is None:
-        missing = len(table) and next(
-            (h for h in hosts if isinstance(h, HostCapacity) and h.power is None), None
-        )
-        name = f" (host {missing.host_id})" if isinstance(missing, HostCapacity) else ""
+        records = [] if isinstance(hosts, HostTable) else list(hosts)
+        missing = next((h.host_id for h in records if h.power is None), None)
+        name = f" (host {missing})" if missing else ""
         raise InputError(f"pabfd needs a power model for every host{name}")
     order = _sorted_vms(vms)
     cpu_free = params.cpu_threshold * table.cpu_total - table.cpu_used

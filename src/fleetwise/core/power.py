@@ -80,7 +80,8 @@ class TablePowerModel:
         exact = np.fmod(u, 0.1) == 0.0
         if exact.any():
             out[exact] = table[(u[exact] * 10).astype(np.intp)]
-        return out
+        result: FloatArray = out
+        return result
 
 
 @dataclass(frozen=True)
@@ -108,27 +109,17 @@ PowerModel = TablePowerModel | LinearPowerModel
 POWER_MODELS: dict[str, PowerModel] = {
     m.name: m
     for m in (
-        TablePowerModel(
-            "hp-ml110-g4", (86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117)
-        ),
-        TablePowerModel(
-            "hp-ml110-g5", (93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135)
-        ),
-        TablePowerModel(
-            "hp-ml110-g3", (105, 112, 118, 125, 131, 137, 147, 153, 157, 164, 169)
-        ),
+        TablePowerModel("hp-ml110-g4", (86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117)),
+        TablePowerModel("hp-ml110-g5", (93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135)),
+        TablePowerModel("hp-ml110-g3", (105, 112, 118, 125, 131, 137, 147, 153, 157, 164, 169)),
         TablePowerModel(
             "ibm-x3250-x3470", (41.6, 46.7, 52.3, 57.9, 65.4, 73, 80.7, 89.5, 99.6, 105, 113)
         ),
         TablePowerModel(
             "ibm-x3250-x3480", (42.3, 46.7, 49.7, 55.4, 61.8, 69.3, 76.1, 87, 96.1, 106, 113)
         ),
-        TablePowerModel(
-            "ibm-x3550-x5670", (66, 107, 120, 131, 143, 156, 173, 191, 211, 229, 247)
-        ),
-        TablePowerModel(
-            "ibm-x3550-x5675", (58.4, 98, 109, 118, 128, 140, 153, 170, 189, 205, 222)
-        ),
+        TablePowerModel("ibm-x3550-x5670", (66, 107, 120, 131, 143, 156, 173, 191, 211, 229, 247)),
+        TablePowerModel("ibm-x3550-x5675", (58.4, 98, 109, 118, 128, 140, 153, 170, 189, 205, 222)),
         # Fan et al. linear model with Meisner et al.'s figures (Neat's energy estimates).
         LinearPowerModel("linear-450-270", idle_w=270.0, peak_w=450.0, sleep_w=10.4),
     )

@@ -74,6 +74,4 @@ class SelectionContext:
 class VmSelector(Protocol):
     """A VM-selection policy with its parameters bound: the index of the chosen VM or None."""
 
-    def __call__(
-        self, vms: tuple[VmObservation, ...], ctx: SelectionContext
-    ) -> int | None: ...
+    def __call__(self, vms: tuple[VmObservation, ...], ctx: SelectionContext) -> int | None: ...

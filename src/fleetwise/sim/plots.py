@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from fleetwise.sim.published import TABLE_V  # noqa: E402
-from fleetwise.sim.results import SimulationResult  # noqa: E402
+from fleetwise.sim.published import TABLE_V
+from fleetwise.sim.results import SimulationResult
 
 __all__ = ["plot_day", "plot_sweep"]
 

@@ -111,8 +111,7 @@ def read_trace_folder(folder: Path) -> TraceSet:
         first = len(rows[0])
         odd = next(n for n, r in zip(names, rows, strict=True) if len(r) != first)
         raise TraceFormatError(
-            f"{folder / odd}: has a different number of samples than {folder / names[0]} "
-            f"({first})"
+            f"{folder / odd}: has a different number of samples than {folder / names[0]} ({first})"
         )
     cpu = np.asarray(rows, dtype=np.uint8)
     return TraceSet(name=folder.name, vm_names=tuple(names), cpu=cpu)
@@ -126,9 +125,7 @@ def save_day(traces: TraceSet, path: Path) -> None:
 def load_bundled_day(day: str) -> TraceSet:
     """Load one of the bundled PlanetLab days by name (e.g. ``"20110303"``)."""
     if day not in BUNDLED_DAYS:
-        raise UnknownNameError(
-            f"unknown day {day!r}; bundled days: {', '.join(BUNDLED_DAYS)}"
-        )
+        raise UnknownNameError(f"unknown day {day!r}; bundled days: {', '.join(BUNDLED_DAYS)}")
     ref = resources.files("fleetwise.traces").joinpath("data", f"{day}.npz")
     with resources.as_file(ref) as path, np.load(path) as data:
         names = tuple(str(n) for n in data["names"])

@@ -5,15 +5,14 @@ Every detector is a pure function ``f(history, ctx, state, *, params)`` returnin
 Build one with ``OVERLOAD.build(name, params)``.
 """
 
-from fleetwise.core.overload.registry import OVERLOAD
-
 # Importing the modules registers their algorithms.
-from fleetwise.core.overload import (  # noqa: E402,F401,I001
-    thresholds,
-    statistics,
-    regression,
-    otf,
+from fleetwise.core.overload import (  # noqa: F401
     mhod,
+    otf,
+    regression,
+    statistics,
+    thresholds,
 )
+from fleetwise.core.overload.registry import OVERLOAD
 
 __all__ = ["OVERLOAD"]

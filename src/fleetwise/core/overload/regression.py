@@ -92,7 +92,9 @@ def fit_line(x: FloatArray, y: FloatArray, weights: FloatArray | None) -> tuple[
     return y_mean - b * x_mean, b
 
 
-def _predict(history: FloatArray, ctx: DetectorContext, params: RegressionParams, robust: bool) -> float:
+def _predict(
+    history: FloatArray, ctx: DetectorContext, params: RegressionParams, robust: bool
+) -> float:
     n = params.length
     y = history[-n:]
     x = np.arange(1.0, n + 1.0)

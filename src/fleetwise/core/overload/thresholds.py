@@ -54,9 +54,7 @@ def never(
     return False, state
 
 
-OVERLOAD.register(
-    AlgorithmSpec("thr", threshold, ThresholdParams, "static utilisation threshold")
-)
+OVERLOAD.register(AlgorithmSpec("thr", threshold, ThresholdParams, "static utilisation threshold"))
 OVERLOAD.register(
     AlgorithmSpec("thr-n", last_n_threshold, LastNThresholdParams, "threshold on a last-n mean")
 )

@@ -5,8 +5,7 @@ the chosen VM in ``vms`` or ``None`` (see :class:`fleetwise.core.types.VmSelecto
 Build one with ``SELECTION.build(name, params)``.
 """
 
+from fleetwise.core.selection import correlation, simple  # noqa: F401
 from fleetwise.core.selection.registry import SELECTION
-
-from fleetwise.core.selection import simple, correlation  # noqa: E402,F401,I001
 
 __all__ = ["SELECTION"]

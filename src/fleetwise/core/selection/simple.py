@@ -31,7 +31,7 @@ class MaxCpuParams(Params):
 
 
 class MinimumUtilisationParams(Params):
-    """MU: ``relative=True`` compares current use / capacity (CloudSim), else absolute use (Neat)."""
+    """MU: ``relative=True`` compares use / capacity (CloudSim), else absolute use (Neat)."""
 
     relative: bool = True
 
@@ -102,9 +102,7 @@ def minimum_utilisation(
 
 
 SELECTION.register(AlgorithmSpec("rs", random_selection, NoParams, "random selection"))
-SELECTION.register(
-    AlgorithmSpec("mmt", minimum_migration_time, NoParams, "minimum migration time")
-)
+SELECTION.register(AlgorithmSpec("mmt", minimum_migration_time, NoParams, "minimum migration time"))
 SELECTION.register(
     AlgorithmSpec(
         "mmt-max-cpu", minimum_migration_time_max_cpu, MaxCpuParams, "MMT, busiest VM first"

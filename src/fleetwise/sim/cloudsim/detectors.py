@@ -63,13 +63,10 @@ class CloudSimDetector:
             # Ordinary least squares at x = 1..10 evaluated at x = 11: ȳ + 5.5·b.
             slope = float(_CENTRED_X10 @ y) / 82.5
             return self.param * (float(y.sum()) / 10.0 + 5.5 * slope) >= 1.0
-        if self.lr_weighting == "tricube":
-            weights = tricube_weights(10) ** 2
-            a, b = fit_line(_X10, y, weights)
-            if kind == "lrr":
-                residuals = y - (a + b * _X10)
-                a, b = fit_line(_X10, y, (tricube_weights(10) * bisquare_weights(residuals)) ** 2)
-        else:
-            a, b = fit_line(_X10, y, None)
+        # The 2012 weighted regression (tricube, then bisquare for LRR).
+        a, b = fit_line(_X10, y, tricube_weights(10) ** 2)
+        if kind == "lrr":
+            residuals = y - (a + b * _X10)
+            a, b = fit_line(_X10, y, (tricube_weights(10) * bisquare_weights(residuals)) ** 2)
         predicted = a + b * 11.0
         return self.param * predicted >= 1.0

@@ -20,19 +20,19 @@ IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def _power(flat: FloatArray, host: int, u: float) -> float:
     base = host * 11
     if np.fmod(u, 0.1) == 0.0:
         return float(flat[base + int(u * 10)])
     scaled = u * 10
-    lo = int(math.floor(scaled))
-    hi = int(math.ceil(scaled))
+    lo = math.floor(scaled)
+    hi = math.ceil(scaled)
     p_lo = flat[base + lo]
     return float(p_lo + (flat[base + hi] - p_lo) / 10 * (u - lo / 10) * 100)
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def pabfd_candidates(
     request: float,
     excluded: BoolArray,
@@ -63,8 +63,7 @@ def pabfd_candidates(
                 continue
             seen[t] = True
         u = (alloc_sum[h] + request) / total[h]
-        if u > 1.0:
-            u = 1.0
+        u = min(u, 1.0)
         hosts[m] = h
         delta[m] = _power(flat_tables, h, u) - stale_power[h]
         m += 1
@@ -72,7 +71,7 @@ def pabfd_candidates(
     return hosts[:m][order]
 
 
-@njit(cache=True)  # type: ignore[misc]
+@njit(cache=True)
 def allocate(
     vm: IntArray,
     host: IntArray,

@@ -133,9 +133,7 @@ def _trim(history: FloatArray) -> FloatArray:
 class Optimizer:
     """The consolidation step for one run."""
 
-    def __init__(
-        self, st: RunState, detector: CloudSimDetector, selection: str, seed: int
-    ) -> None:
+    def __init__(self, st: RunState, detector: CloudSimDetector, selection: str, seed: int) -> None:
         self.st = st
         self.detector = detector
         self.selection_name = selection
@@ -221,8 +219,8 @@ class Optimizer:
         pairs: list[tuple[int, int]] = []
         # selection on overloaded hosts
         selected: list[int] = []
-        for h in np.flatnonzero(over):
-            hi = int(h)
+        for overloaded_host in np.flatnonzero(over):
+            hi = int(overloaded_host)
             pick = 0
             while True:
                 v = self._select(w, hi, pick)

@@ -24,10 +24,14 @@ def to_result(
     energy = outcome.energy_ws / 3.6e6
     busy = m.host_active_time > 0
     slatah_mean = (
-        float((m.host_violation_time[busy] / m.host_active_time[busy]).mean()) if busy.any() else 0.0
+        float((m.host_violation_time[busy] / m.host_active_time[busy]).mean())
+        if busy.any()
+        else 0.0
     )
     asked = m.vm_req_time > 0
-    pdm_mean = float((m.vm_mig_shortfall[asked] / m.vm_req_time[asked]).mean()) if asked.any() else 0.0
+    pdm_mean = (
+        float((m.vm_mig_shortfall[asked] / m.vm_req_time[asked]).mean()) if asked.any() else 0.0
+    )
     ticks = outcome.active_hosts.size
     times = [300.1 + 300.0 * k for k in range(ticks)]
     total_host_time = outcome.hosts * (times[-1] if times else 0.0)
@@ -63,4 +67,3 @@ def to_result(
             migrations=[int(x) for x in outcome.migrations_per_tick],
         ),
     )
-

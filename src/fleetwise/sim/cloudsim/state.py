@@ -43,9 +43,7 @@ class RunState:
     host_req: npt.NDArray[np.float64] = field(init=False)
     migrations: int = 0
     migration_time_sum: float = 0.0
-    _members: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]] | None = (
-        None
-    )
+    _members: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]] | None = None
 
     def __post_init__(self) -> None:
         n, m = self.dc.hosts, self.dc.vms

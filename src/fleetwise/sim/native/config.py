@@ -35,9 +35,7 @@ def _overload_choice(policy: Policy) -> AlgorithmChoice:
         params = {"threshold": value}
     elif detector in ("mad", "iqr", "lr", "lrr"):
         params = {"safety": value}
-    elif detector == "otf":
-        params = {"otf": value}
-    elif detector == "mhod":
+    elif detector in {"otf", "mhod"}:
         params = {"otf": value}
     else:
         params = {}

@@ -105,7 +105,9 @@ class NativeRun:
         )
         params = self.config.placement.placement.params
         placement = best_fit_decreasing(
-            hosts, vms, params=BfdParams(**params, all_or_nothing=True)  # type: ignore[arg-type]
+            hosts,
+            vms,
+            params=BfdParams(**params, all_or_nothing=True),
         )
         if not placement.complete:
             raise InputError(f"{len(placement.unplaced)} VMs do not fit on {dc.hosts} hosts")
@@ -263,7 +265,9 @@ class NativeRun:
             if v in busy:
                 continue
             self.c.migrations += 1
-            self.c.migration_time += float(self.dc.vm_ram[v]) / self.config.local.migration_bandwidth_mb_s
+            self.c.migration_time += (
+                float(self.dc.vm_ram[v]) / self.config.local.migration_bandwidth_mb_s
+            )
             seq += 1
             heapq.heappush(events, (wake_at.get(dst, now), seq, "start", v, dst))
         self.pending_sleep |= {self._host_index[h] for h in solution.sleep}
