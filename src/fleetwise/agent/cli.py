@@ -1,0 +1,92 @@
+"""``fleetwise agent --config FILE`` and ``fleetwise agent sim-fleet init``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetwise.agent.config import load_config
+from fleetwise.agent.service import run_agent
+from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
+from fleetwise.errors import InputError
+
+__all__ = ["agent_app"]
+
+agent_app = typer.Typer(
+    help="Run the agent of one host, or set up a shared simulated fleet.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+sim_fleet_app = typer.Typer(help="A simulated fleet shared by several agent processes.")
+agent_app.add_typer(sim_fleet_app, name="sim-fleet")
+
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def _configure_logging(level: str, host: str) -> None:
+    logging.basicConfig(
+        level=_LOG_LEVELS[level],
+        format=f"%(asctime)s level=%(levelname)s host={host} logger=%(name)s msg=%(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+@agent_app.callback()
+def agent(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="The agent's YAML configuration file.")
+    ] = None,
+) -> None:
+    """Run the agent of one host until SIGTERM or SIGINT."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        raise InputError("fleetwise agent needs --config FILE")
+    settings = load_config(config)
+    _configure_logging(settings.log_level, settings.host)
+    run_agent(settings)
+
+
+@sim_fleet_app.command("init")
+def init(
+    *,
+    path: Annotated[Path, typer.Option("--path", help="Fleet file to create.")],
+    hosts: Annotated[int, typer.Option(help="Number of hosts.")] = 3,
+    vms: Annotated[int, typer.Option(help="Number of VMs.")] = 6,
+    day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
+    speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    cores: Annotated[int, typer.Option(help="Cores per host.")] = 4,
+    core_mhz: Annotated[float, typer.Option(help="MHz per core.")] = 2660.0,
+    ram_mb: Annotated[int, typer.Option(help="RAM per host (MB).")] = 8192,
+    bandwidth: Annotated[float, typer.Option(help="Migration bandwidth (MB/s).")] = 62.5,
+    wake_latency: Annotated[float, typer.Option(help="Seconds a host takes to wake.")] = 60.0,
+) -> None:
+    """Create a fleet file whose VMs replay a bundled PlanetLab day."""
+    plan = FleetPlan(
+        hosts=hosts,
+        vms=vms,
+        day=day,
+        speedup=speedup,
+        cores=cores,
+        core_mhz=core_mhz,
+        ram_mb=ram_mb,
+        bandwidth_mb_s=bandwidth,
+        wake_latency_s=wake_latency,
+    )
+    fleet = create_fleet(path, plan)
+    try:
+        for host, uuids in fleet.placement().items():
+            typer.echo(f"{host}: {len(uuids)} VM(s)")
+    finally:
+        fleet.close()
+    typer.echo(f"fleet written to {path} (speed-up {speedup:g}×)")
