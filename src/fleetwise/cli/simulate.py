@@ -13,7 +13,6 @@ from rich.table import Table
 from fleetwise.sim.policies import TABLE_V_POLICIES, parse_policy
 from fleetwise.sim.published import TABLE_V
 from fleetwise.sim.results import SimulationResult
-from fleetwise.sim.runner import simulate as run_simulation
 from fleetwise.traces.loader import load_traces
 
 __all__ = ["simulate", "sweep"]
@@ -71,6 +70,8 @@ def simulate(
     plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of the day.")] = None,
 ) -> None:
     """Simulate one day of traces under one policy and print the results."""
+    from fleetwise.sim.runner import simulate as run_simulation
+
     parse_policy(policy)  # fail fast, before any output
     trace_set = load_traces(day=None if traces else day, folder=traces)
     with _progress() as bar:
