@@ -7,6 +7,7 @@ flagged in migration); ``e < 0`` is VM ``-e - 1`` migrating *in*.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,16 +67,14 @@ class RunState:
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """(vm, host, migrating-in) of every list entry, by host then list position."""
         if self._members is None:
-            vms: list[int] = []
-            hosts: list[int] = []
-            for h, entries in enumerate(self.host_lists):
-                if entries:
-                    vms.extend(entries)
-                    hosts.extend([h] * len(entries))
-            raw = np.asarray(vms, dtype=np.intp)
+            lengths = [len(entries) for entries in self.host_lists]
+            raw = np.fromiter(
+                itertools.chain.from_iterable(self.host_lists), dtype=np.intp, count=sum(lengths)
+            )
+            hosts = np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
             is_in = raw < 0
             vm = np.where(is_in, -raw - 1, raw)
-            self._members = (vm, np.asarray(hosts, dtype=np.intp), is_in)
+            self._members = (vm, hosts, is_in)
         return self._members
 
     def push_history(self, utilisation: npt.NDArray[np.float64]) -> None:
