@@ -31,20 +31,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fleetwise.drivers.hypervisor.base import (
-    DEFAULT_MIGRATION_TIMEOUT_S,
     CpuTuning,
     HostCpuTimes,
     HostInfo,
     Hypervisor,
     MigrationOutcome,
     MigrationProgress,
-    MigrationResult,
-    MigrationTarget,
-    ProgressCallback,
     VmInfo,
     VmState,
 )
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
+from fleetwise.drivers.hypervisor.fleet_view import FleetHostView
 from fleetwise.drivers.ids import check_vm_uuid
 from fleetwise.drivers.power.base import PowerDriver, PowerState
 from fleetwise.errors import DriverError, InputError, ParameterError
@@ -820,7 +817,7 @@ def _check_initial_placement(
             raise ParameterError(f"the VMs placed on {host} need more RAM than it has")
 
 
-class SharedFleetHypervisor:
+class SharedFleetHypervisor(FleetHostView):
     """The :class:`~fleetwise.drivers.hypervisor.base.Hypervisor` of one shared-fleet host.
 
     ``migrate`` waits on the fleet's clock, checking every ``poll_interval_s`` simulated
@@ -835,120 +832,15 @@ class SharedFleetHypervisor:
         poll_interval_s: float = 1.0,
         owns_fleet: bool = False,
     ) -> None:
-        _positive("poll_interval_s", poll_interval_s)
-        self._fleet = fleet
+        super().__init__(fleet, host, poll_interval_s)
         self._owns_fleet = owns_fleet
-        self._host = host
-        self._poll_interval_s = poll_interval_s
-        self._closed = False
-
-    @property
-    def host(self) -> str:
-        """The host this view belongs to."""
-        return self._host
-
-    def _open_fleet(self) -> SharedFleet:
-        if self._closed:
-            raise DriverError(f"hypervisor view of {self._host} is closed")
-        return self._fleet
-
-    def host_info(self) -> HostInfo:
-        """Static facts about this host."""
-        return self._open_fleet().host_info(self._host)
-
-    def list_vms(self) -> list[VmInfo]:
-        """VMs on this host; one migrating away is listed as MIGRATING."""
-        return self._open_fleet().list_vms(self._host)
-
-    def has_vm(self, uuid: str) -> bool:
-        """Whether the VM runs on this host."""
-        return self._open_fleet().has_vm(self._host, uuid)
-
-    def vm_cpu_time_ns(self, uuid: str) -> int:
-        """CPU time the VM used on this host, over all vCPUs."""
-        return self._open_fleet().vm_cpu_time_ns(self._host, uuid)
-
-    def host_cpu_times(self) -> HostCpuTimes:
-        """Busy time of the VMs plus overhead, and total time of all cores."""
-        return self._open_fleet().host_cpu_times(self._host)
-
-    def set_cpu_tuning(
-        self,
-        uuid: str,
-        *,
-        shares: int | None = None,
-        quota_us: int | None = None,
-        period_us: int | None = None,
-    ) -> None:
-        """Record the tuning; a quota caps the VM's CPU use from now on."""
-        tuning = CpuTuning(shares=shares, quota_us=quota_us, period_us=period_us)
-        self._open_fleet().set_cpu_tuning(self._host, uuid, tuning)
-
-    def cpu_tuning(self, uuid: str) -> CpuTuning:
-        """The tuning set so far (all None when never tuned)."""
-        return self._open_fleet().cpu_tuning(self._host, uuid)
-
-    def abort_migration(self, uuid: str) -> bool:
-        """Abort the VM's migration away from this host."""
-        fleet = self._open_fleet()
-        if not fleet.has_vm(self._host, uuid):
-            raise DriverError(f"no VM {uuid} on {self._host}")
-        return fleet.abort_migration(uuid)
-
-    def migrate(
-        self,
-        uuid: str,
-        destination: MigrationTarget,
-        *,
-        progress: ProgressCallback | None = None,
-        timeout_s: float = DEFAULT_MIGRATION_TIMEOUT_S,
-    ) -> MigrationResult:
-        """Move the VM to ``destination.host`` and wait until the move ends."""
-        _positive("timeout_s", timeout_s)
-        fleet = self._open_fleet()
-        if not fleet.has_vm(self._host, uuid):
-            raise DriverError(f"no VM {uuid} on {self._host}")
-        clock = fleet.clock
-        started = clock.now()
-        try:
-            ticket = fleet.start_migration(uuid, destination.host)
-        except DriverError as exc:
-            return MigrationResult(uuid, destination.host, MigrationOutcome.FAILED, 0.0, str(exc))
-        deadline = started + timeout_s
-        while True:
-            record = fleet.migration_status(ticket)
-            if record.outcome is not None and record.finished_at is not None:
-                return MigrationResult(
-                    uuid,
-                    destination.host,
-                    record.outcome,
-                    max(0.0, record.finished_at - started),
-                    record.message,
-                )
-            now = clock.now()
-            if now >= deadline:
-                fleet.abort_migration(uuid, f"timed out after {timeout_s:g} s")
-                return MigrationResult(
-                    uuid,
-                    destination.host,
-                    MigrationOutcome.TIMED_OUT,
-                    now - started,
-                    f"aborted after {timeout_s:g} s",
-                )
-            if progress is not None:
-                try:
-                    progress(fleet.migration_progress(ticket))
-                except BaseException:
-                    fleet.abort_migration(uuid, "progress callback failed")
-                    raise
-            step = min(self._poll_interval_s, record.expected_end - now, deadline - now)
-            clock.sleep(max(step, _MIN_STEP_S))
+        self._shared = fleet
 
     def close(self) -> None:
         """Detach from the fleet (closing it if owned); later calls raise DriverError."""
-        self._closed = True
+        super().close()
         if self._owns_fleet:
-            self._fleet.close()
+            self._shared.close()
 
 
 class SharedFleetPower:
