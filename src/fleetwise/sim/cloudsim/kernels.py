@@ -121,3 +121,61 @@ def allocate(
         cur[h] += x / 0.9 if out else x
         req[h] += request[vm[i]]
     return alloc, cur, req
+
+
+THR, MAD, IQR, LR = 0, 1, 2, 3  # overload rules compiled below (LR: unweighted)
+
+
+@njit(cache=True)
+def _median_of_sorted(values: FloatArray, n: int) -> float:
+    """CloudSim's percentile-50 estimator on sorted values (position (n + 1) / 2)."""
+    pos = (n + 1) / 2.0
+    if pos < 1.0:
+        return float(values[0])
+    if pos >= n:
+        return float(values[n - 1])
+    k = math.floor(pos)
+    lower = values[k - 1]
+    return float(lower + (pos - k) * (values[k] - lower))
+
+
+@njit(cache=True)
+def _sum10(y: FloatArray) -> float:
+    """Sum of 10 values in numpy's pairwise order (8 partial sums, then the tail)."""
+    total = ((y[0] + y[1]) + (y[2] + y[3])) + ((y[4] + y[5]) + (y[6] + y[7]))
+    total += y[8]
+    total += y[9]
+    return float(total)
+
+
+@njit(cache=True)
+def overloaded(rule: int, param: float, history: FloatArray, rho: float) -> bool:
+    """CloudSim 3.0.3's overload test on a host's trimmed newest-first history.
+
+    Same arithmetic as :class:`~fleetwise.sim.cloudsim.detectors.CloudSimDetector`.
+    """
+    if rule == THR:
+        return rho > param
+    n = history.size
+    if rule in (MAD, IQR):
+        if n < 12:
+            return rho > 0.7
+        ordered = np.sort(history)
+        if rule == MAD:
+            med = _median_of_sorted(ordered, n)
+            spread = _median_of_sorted(np.sort(np.abs(med - history)), n)
+        else:
+            q1 = min(max(math.floor(0.25 * (n + 1) + 0.5) - 1, 0), n - 1)
+            q3 = min(max(math.floor(0.75 * (n + 1) + 0.5) - 1, 0), n - 1)
+            spread = ordered[q3] - ordered[q1]
+        return rho > 1.0 - param * spread
+    if n < 10:
+        return rho > 0.7
+    y = np.empty(10)
+    for i in range(10):
+        y[i] = history[9 - i]
+    dot = 0.0
+    for i in range(10):
+        dot += (i + 1.0 - 5.5) * y[i]
+    slope = dot / 82.5
+    return param * (_sum10(y) / 10.0 + 5.5 * slope) >= 1.0

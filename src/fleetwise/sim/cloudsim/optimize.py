@@ -24,7 +24,8 @@ from fleetwise.core.power import interpolate_tables
 from fleetwise.core.selection import SELECTION
 from fleetwise.core.types import SelectionContext, VmObservation, VmSelector
 from fleetwise.sim.cloudsim.detectors import FALLBACK_THRESHOLD, CloudSimDetector
-from fleetwise.sim.cloudsim.kernels import pabfd_candidates
+from fleetwise.sim.cloudsim.kernels import IQR, LR, MAD, THR, pabfd_candidates
+from fleetwise.sim.cloudsim.kernels import overloaded as overloaded_kernel
 from fleetwise.sim.cloudsim.state import RunState
 
 __all__ = ["Optimizer"]
@@ -141,6 +142,9 @@ class Optimizer:
         self.seed = seed
         self._tick = 0
         self._flat_tables = np.ascontiguousarray(st.dc.power_table).reshape(-1)
+        # Compiled overload rule, or -1 for the 2012 weighted regression (Python).
+        rules = {"thr": THR, "mad": MAD, "iqr": IQR, "lr": LR, "lrr": LR}
+        self._rule = rules[detector.kind] if detector.lr_weighting == "none" else -1
 
     def initially_overloaded(self, rho: FloatArray) -> BoolArray:
         """Overload test at t = 0, when histories are empty (THR or the 0.7 fallback)."""
@@ -160,7 +164,9 @@ class Optimizer:
         history = w.history(h)
         if extra >= 0:
             history = history + w.contribution(h, extra)
-        return self.detector.overloaded(_trim(history), rho)
+        if self._rule < 0:
+            return self.detector.overloaded(_trim(history), rho)
+        return bool(overloaded_kernel(self._rule, self.detector.param, _trim(history), rho))
 
     # -------------------------------------------------------------- selection
     def _observation(self, v: int) -> VmObservation:
