@@ -35,7 +35,9 @@ class AdminClient:
         try:
             response = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise DriverError(f"cannot reach the controller at {self._http.base_url}: {exc}") from None
+            raise DriverError(
+                f"cannot reach the controller at {self._http.base_url}: {exc}"
+            ) from None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("detail", response.text)

@@ -9,7 +9,7 @@ Agent endpoints (agent token for ``{host}``, or admin):
 * ``POST /v1/agents/{host}/heartbeat``     :class:`Heartbeat` → 204
 * ``POST /v1/agents/{host}/samples``       :class:`SampleBatch` → :class:`IngestResult`
 * ``PUT  /v1/reallocations``               :class:`ReallocationBody` → 202 :class:`Accepted`
-  (412 when ``sent_at`` is older than the staleness window, 409 for a host that is
+  (412 when ``sent_at`` is older than the staleness window, 403 for a host that is
   not the caller's)
 * ``GET  /v1/agents/{host}/assignments``   → ``list[Assignment]`` migrations this host must run
 * ``POST /v1/actions/{id}/progress``       :class:`ActionProgress` → 204
@@ -19,10 +19,12 @@ Admin endpoints: ``GET /v1/hosts``, ``GET /v1/hosts/{host}``, ``POST
 /v1/hosts/{host}/maintenance`` (:class:`MaintenanceBody`), ``GET /v1/vms``, ``GET
 /v1/plans``, ``GET /v1/plans/{id}``, ``POST /v1/plans/{id}/approve``, ``POST
 /v1/plans/{id}/cancel``, ``POST /v1/actions/{id}/skip``, ``GET /v1/migrations``,
-``GET /v1/stats`` (:class:`FleetStats`), ``GET /v1/health``; ``GET /metrics``
-(Prometheus text format).
+``GET /v1/stats`` (:class:`FleetStats`), ``GET /v1/health`` (:class:`Health`, any
+principal); ``GET /metrics`` (Prometheus text format). ``GET /v1/migrations`` returns
+``list[MigrationView]``.
 
-Errors are ``{"detail": "<one clear sentence>"}`` with 400/401/403/404/409/412/422.
+Errors are ``{"detail": "<one clear sentence>"}`` with 400/401/403/404/409/412/422, or
+503 when the database or a driver fails.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ __all__ = [
     "ActionView",
     "Assignment",
     "FleetStats",
+    "Health",
     "Heartbeat",
     "HostRegistration",
     "HostView",
     "IngestResult",
     "MaintenanceBody",
+    "MigrationView",
     "PlanView",
     "ReallocationBody",
     "SampleBatch",
@@ -74,7 +78,9 @@ class HostRegistration(_Body):
     core_mhz: float = Field(gt=0, le=100_000)
     usable_fraction: float = Field(1.0, gt=0, le=1.0)
     ram_mb: int = Field(ge=1)
-    hypervisor_uri: str = Field(min_length=1, max_length=512, description="libvirt URI peers migrate to")
+    hypervisor_uri: str = Field(
+        min_length=1, max_length=512, description="libvirt URI peers migrate to"
+    )
     migration_uri: str | None = Field(None, max_length=512)
     mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
     vms: list[VmReport] = Field(default_factory=list)
@@ -170,6 +176,7 @@ class ActionView(BaseModel):
     destination: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    host: str | None = Field(default=None, description="the host a wake-up or sleep acts on")
 
 
 class PlanView(BaseModel):
@@ -180,6 +187,25 @@ class PlanView(BaseModel):
     created_at: datetime
     expires_at: datetime | None = None
     actions: list[ActionView] = Field(default_factory=list)
+
+
+class MigrationView(BaseModel):
+    """One live-migration attempt; ``outcome`` is None while it runs."""
+
+    id: int
+    vm_uuid: str
+    source: str
+    destination: str
+    action_id: int | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: Literal["succeeded", "failed"] | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
 
 
 class FleetStats(BaseModel):

@@ -31,7 +31,9 @@ DEFAULT_URL = "http://127.0.0.1:8750"
 
 hosts_app = typer.Typer(help="Inspect hosts and switch maintenance mode.", no_args_is_help=True)
 vms_app = typer.Typer(help="Inspect VMs.", no_args_is_help=True)
-plans_app = typer.Typer(help="Inspect, approve, cancel plans and skip actions.", no_args_is_help=True)
+plans_app = typer.Typer(
+    help="Inspect, approve, cancel plans and skip actions.", no_args_is_help=True
+)
 
 
 def _client(url: str, token: str | None, token_file: Path | None) -> AdminClient:

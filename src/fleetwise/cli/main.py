@@ -13,6 +13,7 @@ import typer
 from fleetwise.agent.cli import agent_app
 from fleetwise.cli import admin
 from fleetwise.cli import simulate as simulate_cmds
+from fleetwise.controller.cli import app as controller_app
 from fleetwise.errors import FleetwiseError, InputError
 
 __all__ = ["app", "main"]
@@ -30,6 +31,7 @@ app.add_typer(admin.hosts_app, name="hosts")
 app.add_typer(admin.vms_app, name="vms")
 app.add_typer(admin.plans_app, name="plans")
 app.add_typer(agent_app, name="agent")
+app.add_typer(controller_app, name="controller")
 
 
 def main() -> None:

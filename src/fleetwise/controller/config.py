@@ -1,0 +1,297 @@
+"""The controller's configuration file (YAML), validated by pydantic.
+
+Example (every key but ``admin_token_hash`` is optional; defaults shown)::
+
+    state_dir: /var/lib/fleetwise/controller   # database and endpoint book
+    database_url: sqlite:///<state_dir>/controller.db
+    listen: {host: 127.0.0.1, port: 8750}
+    admin_token_hash: scrypt$14$8$1$...$...    # fleetwise controller hash-token
+    hosts:                                     # agents' token hashes, power control
+      - name: node1
+        token_hash: scrypt$14$8$1$...$...
+        power: {driver: wol+command, mac: "52:54:00:12:34:56"}
+      - name: node2
+        power: {driver: ipmi, address: bmc-node2, username: admin, password: ...}
+    power_default: null                        # hosts without power settings never sleep
+    mode: automatic                            # or recommend (plans wait for approval)
+    global_manager: {placement: {name: bfd}, spare_hosts: 0}
+    staleness_window_s: 30
+    plan_round_spacing_s: 60
+    plan_expiry_s: 600
+    migration_caps: {total: 4, per_source: 1, per_destination: 2}
+    max_attempts: 3
+    migration_timeout_s: 600
+    wake_timeout_s: 300
+    sample_retention_s: 86400
+    metrics: {window_s: 86400, energy: {active_w: 200, asleep_w: 10, transition_w: 200}}
+
+Every duration is in seconds. A bad file raises :class:`ParameterError` with one
+line naming the file, the field and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from fleetwise.controller.tokens import TokenHash
+from fleetwise.core.global_manager import GlobalManagerConfig
+from fleetwise.core.placement import PLACEMENT
+from fleetwise.drivers.ids import check_host_name
+from fleetwise.drivers.power.command import DEFAULT_SLEEP_COMMAND, CommandTemplate
+from fleetwise.drivers.power.wol import parse_mac
+from fleetwise.errors import InputError, ParameterError
+from fleetwise.store.database import normalise_url
+
+__all__ = [
+    "ControllerConfig",
+    "EnergyModel",
+    "HostEntry",
+    "IpmiPower",
+    "ListenConfig",
+    "MigrationCaps",
+    "PowerSettings",
+    "SimulatedPower",
+    "WolCommandPower",
+    "format_validation_error",
+    "load_config",
+]
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _token_hash(value: str) -> str:
+    try:
+        TokenHash.parse(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _host_name(value: str) -> str:
+    try:
+        return check_host_name(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ListenConfig(_Section):
+    """Where the REST API listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8750, ge=1, le=65535)
+
+
+class MigrationCaps(_Section):
+    """How many migrations may run at once: in total, out of one host, into one host."""
+
+    total: int = Field(default=4, ge=1)
+    per_source: int = Field(default=1, ge=1)
+    per_destination: int = Field(default=2, ge=1)
+
+
+class EnergyModel(_Section):
+    """Watts drawn by a host in each power state, for the energy estimate."""
+
+    active_w: float = Field(default=200.0, ge=0)
+    asleep_w: float = Field(default=10.0, ge=0)
+    transition_w: float = Field(default=200.0, ge=0, description="while waking or going to sleep")
+
+
+class MetricsConfig(_Section):
+    """Efficacy figures: the window AOTF, AITF and energy are computed over."""
+
+    window_s: Seconds = 86_400.0
+    energy: EnergyModel = EnergyModel()
+
+
+class SimulatedPower(_Section):
+    """In-memory power control (demos and tests): sleeps at once, wakes after a latency."""
+
+    driver: Literal["simulated"]
+    wake_latency_s: float = Field(default=5.0, ge=0, allow_inf_nan=False)
+
+
+class WolCommandPower(_Section):
+    """Wake-on-LAN to wake, a command (normally over SSH) to sleep."""
+
+    driver: Literal["wol+command"]
+    mac: str | None = Field(default=None, description="default: the MAC the agent registered")
+    broadcast: str = "255.255.255.255"
+    port: int = Field(default=9, ge=1, le=65535)
+    sleep_command: str = DEFAULT_SLEEP_COMMAND
+    status_command: str | None = None
+    command_timeout_s: Seconds = 30.0
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_mac(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("sleep_command", "status_command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CommandTemplate.parse(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class IpmiPower(_Section):
+    """IPMI power on / soft-off through the host's BMC."""
+
+    driver: Literal["ipmi"]
+    address: str
+    username: str = Field(min_length=1)
+    password: SecretStr
+    port: int = Field(default=623, ge=1, le=65535)
+    sleep_action: Literal["softoff", "off"] = "softoff"
+
+    _check_address = field_validator("address")(_host_name)
+
+
+PowerSettings = Annotated[
+    SimulatedPower | WolCommandPower | IpmiPower, Field(discriminator="driver")
+]
+
+
+class HostEntry(_Section):
+    """A host the controller knows in advance: its agent's token hash and power control."""
+
+    name: str
+    token_hash: str | None = None
+    power: PowerSettings | None = None
+
+    _check_name = field_validator("name")(_host_name)
+
+    @field_validator("token_hash")
+    @classmethod
+    def _hash(cls, value: str | None) -> str | None:
+        return None if value is None else _token_hash(value)
+
+
+class ControllerConfig(_Section):
+    """Everything ``fleetwise controller`` needs."""
+
+    state_dir: Path = Path("/var/lib/fleetwise/controller")
+    database_url: str | None = Field(
+        default=None, description="default sqlite:///<state_dir>/controller.db"
+    )
+    listen: ListenConfig = ListenConfig()
+    admin_token_hash: str
+    hosts: list[HostEntry] = Field(default_factory=list)
+    power_default: PowerSettings | None = Field(
+        default=None, description="power control of hosts without their own; none: they never sleep"
+    )
+    mode: Literal["automatic", "recommend"] = "automatic"
+    global_manager: GlobalManagerConfig = GlobalManagerConfig.model_validate({})
+    staleness_window_s: Seconds = 30.0
+    plan_round_spacing_s: Seconds = 60.0
+    plan_expiry_s: Seconds = 600.0
+    executor_spacing_s: Seconds = 2.0
+    migration_caps: MigrationCaps = MigrationCaps()
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    migration_timeout_s: Seconds = 600.0
+    wake_timeout_s: Seconds = 300.0
+    heartbeat_timeout_s: Seconds = Field(
+        default=900.0, description="a host silent for longer is left out of placement"
+    )
+    sample_retention_s: Seconds = 86_400.0
+    retention_spacing_s: Seconds = 3_600.0
+    metrics: MetricsConfig = MetricsConfig()
+
+    _check_admin = field_validator("admin_token_hash")(_token_hash)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                normalise_url(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("global_manager")
+    @classmethod
+    def _placement(cls, value: GlobalManagerConfig) -> GlobalManagerConfig:
+        try:
+            PLACEMENT.params(value.placement.name, value.placement.params)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_hosts(self) -> ControllerConfig:
+        names = [h.name for h in self.hosts]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"hosts listed twice: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def database(self) -> str:
+        """The database URL to use."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / 'controller.db'}"
+
+    def host(self, name: str) -> HostEntry | None:
+        """The configured entry of host ``name``, if any."""
+        return next((h for h in self.hosts if h.name == name), None)
+
+    def agent_token_hashes(self) -> dict[str, TokenHash]:
+        """Host name → parsed token hash of its agent."""
+        return {h.name: TokenHash.parse(h.token_hash) for h in self.hosts if h.token_hash}
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """The first problem of a validation error in one line (and how many more there are)."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "top level"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return f"{where}: {message}" + (more if len(errors) > 1 else "")
+
+
+def load_config(path: Path) -> ControllerConfig:
+    """Read and validate the YAML file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ParameterError(f"config {path} is not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ParameterError(f"config {path} must be a mapping of settings")
+    try:
+        return ControllerConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ParameterError(f"config {path}: {format_validation_error(exc)}") from None

@@ -1,0 +1,143 @@
+"""The plan executor: a periodic task that carries plans out, step by step.
+
+Each pass works only from the store, so a restarted controller simply carries on:
+
+1. plans whose approval window passed are superseded;
+2. running migrations whose outcome the agents' reports now tell are settled;
+3. every ONGOING action is advanced: a wake-up is confirmed or timed out, a failed
+   attempt is retried (or, if its plan already ended, given up);
+4. pending plans start, and the PENDING actions of running plans whose
+   dependencies are done start in order, migrations only within the caps;
+5. running plans whose actions are all finished are closed.
+
+A failing action fails its plan at once; the plan's actions that had not started
+are cancelled, running ones finish. One action's error never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fleetwise.controller.caps import MigrationSlots
+from fleetwise.controller.context import ControllerContext
+from fleetwise.controller.dependencies import action_dependencies
+from fleetwise.controller.migration_actions import attempt_migration, resolve_migrations
+from fleetwise.controller.power_actions import advance_wake, attempt_sleep
+from fleetwise.core.lifecycle import ActionKind, ActionState, PlanState, is_terminal
+from fleetwise.errors import DriverError, InputError
+from fleetwise.service import Manager
+from fleetwise.store.controller_ops import (
+    fail_attempt,
+    migration_of_action,
+    ongoing_actions,
+    unfinished_migrations,
+)
+from fleetwise.store.plans import (
+    complete_plan_if_done,
+    get_plan,
+    open_plans,
+    supersede_expired_plans,
+    transition_plan,
+)
+from fleetwise.store.views import ActionView, PlanView
+
+__all__ = ["ExecutorService"]
+
+logger = logging.getLogger(__name__)
+
+_DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
+
+
+class ExecutorService(Manager):
+    """Runs :meth:`execute` every ``executor_spacing_s``."""
+
+    def __init__(self, context: ControllerContext, **kwargs: Any) -> None:
+        super().__init__(context.clock, **kwargs)
+        self.context = context
+        self._warned: set[int] = set()
+        self.add_periodic_task(
+            self.execute,
+            spacing=context.config.executor_spacing_s,
+            run_immediately=True,
+            name="execute_plans",
+        )
+
+    def execute(self) -> None:
+        """One pass over every open plan and running action."""
+        context = self.context
+        store = context.store
+        now = context.now()
+        expired = store.run(supersede_expired_plans, now=now)
+        if expired:
+            logger.info("plans expired before they started: %s", list(expired))
+        _guard("settling migrations", resolve_migrations, context, now, self._warned)
+        slots = MigrationSlots(
+            context.config.migration_caps,
+            ((m.source_host, m.destination_host) for m in store.read(unfinished_migrations)),
+        )
+        for action, plan_state in store.read(ongoing_actions):
+            _guard(f"action {action.id}", self._advance, action, plan_state, slots, now)
+        for plan in store.read(open_plans):
+            _guard(f"plan {plan.id}", self._run_plan, plan, slots, now)
+
+    def _run_plan(self, plan: PlanView, slots: MigrationSlots, now: datetime) -> None:
+        """Start a pending plan, start what it can, and close it when it is done."""
+        store = self.context.store
+        if plan.state is PlanState.PENDING:
+            plan = store.run(
+                transition_plan, plan.id, PlanState.PENDING, PlanState.ONGOING, now=now
+            )
+            logger.info("plan %s started: %s", plan.id, plan.reason)
+        if plan.state is not PlanState.ONGOING:
+            return
+        self._dispatch(plan, slots, now)
+        finished = store.run(complete_plan_if_done, plan.id, now=now)
+        if is_terminal(finished.state):
+            logger.info("plan %s %s", plan.id, finished.state.value)
+
+    def _advance(
+        self, action: ActionView, plan_state: PlanState, slots: MigrationSlots, now: datetime
+    ) -> None:
+        """Start, retry or follow up one action (a migration only if no attempt runs)."""
+        context = self.context
+        if action.kind is ActionKind.WAKE:
+            advance_wake(context, action, plan_state, now)
+        elif action.kind is ActionKind.SLEEP:
+            attempt_sleep(context, action, plan_state, now)
+        elif context.store.read(migration_of_action, action.id) is not None:
+            return  # its outcome comes from the agent or from the VM's reports
+        elif is_terminal(plan_state):
+            context.store.run(
+                fail_attempt, action.id, f"plan is {plan_state.value}", now=now, final=True
+            )
+        else:
+            attempt_migration(context, action, slots, now)
+
+    def _dispatch(self, plan: PlanView, slots: MigrationSlots, now: datetime) -> None:
+        """Start the plan's PENDING actions whose dependencies are done."""
+        states = {a.id: a.state for a in plan.actions}
+        deps = action_dependencies(plan)
+        store = self.context.store
+        for action in plan.actions:
+            if action.state is not ActionState.PENDING:
+                continue
+            waited = [states[d] for d in deps[action.id]]
+            if not all(is_terminal(s) for s in waited):
+                continue
+            if any(s not in _DONE for s in waited):
+                continue  # a failed or cancelled dependency ends the plan itself
+            _guard(f"action {action.id}", self._advance, action, plan.state, slots, now)
+            if store.read(get_plan, plan.id).state is not PlanState.ONGOING:
+                return  # the plan failed: nothing more of it starts
+
+
+def _guard(what: str, step: Callable[..., Any], *args: Any) -> Any:
+    """Run one step; bad input and driver faults are logged, never propagated."""
+    try:
+        return step(*args)
+    except (InputError, DriverError) as exc:
+        logger.warning("%s: %s", what, exc)
+        return None

@@ -1,0 +1,85 @@
+"""Schema-driven fuzzing of the whole API, in process: whatever comes in, never a 5xx.
+
+Each operation gets valid data, invalid data, and valid data aimed at objects that
+exist (a registered host, a running plan and its actions), with the admin token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from controller_helpers import ADMIN, Harness, HarnessFactory
+from hypothesis import HealthCheck, given, settings
+
+# (generation mode, examples per operation, aim at existing objects)
+RUNS = (
+    (schemathesis.GenerationMode.POSITIVE, 8, False),
+    (schemathesis.GenerationMode.POSITIVE, 6, True),
+    (schemathesis.GenerationMode.NEGATIVE, 6, False),
+)
+
+
+@pytest.fixture
+def seeded(make_harness: HarnessFactory) -> tuple[Harness, dict[str, Any]]:
+    harness = make_harness()
+    harness.build_fleet({"h1": {1: 400.0}, "h2": {2: 1500.0}})
+    harness.reallocate("h1", "underload")
+    plan = harness.plan_round()
+    assert plan is not None
+    harness.execute()
+    return harness, {"host": "h1", "plan_id": plan.id, "action_id": plan.actions[0].id}
+
+
+def _fuzz(
+    operation: Any,
+    mode: schemathesis.GenerationMode,
+    examples: int,
+    path_parameters: dict[str, Any] | None,
+    headers: dict[str, str],
+    failures: list[str],
+) -> int:
+    calls = 0
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(mode, path_parameters=path_parameters))
+    def check(case: schemathesis.Case) -> None:
+        nonlocal calls
+        calls += 1
+        response = case.call(headers=headers)
+        if response.status_code >= 500:
+            failures.append(
+                f"{case.method} {case.formatted_path} {case.body!r} -> "
+                f"{response.status_code} {response.text[:200]}"
+            )
+
+    check()
+    return calls
+
+
+def test_no_operation_answers_with_a_server_error(
+    seeded: tuple[Harness, dict[str, Any]],
+) -> None:
+    harness, existing = seeded
+    headers = harness.headers(ADMIN)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", harness.app, headers=headers)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20
+    failures: list[str] = []
+    calls = 0
+    for operation in operations:
+        for mode, examples, aimed in RUNS:
+            names = [n for n in existing if "{" + n + "}" in operation.path]
+            if aimed and not names:
+                continue
+            fixed = {n: existing[n] for n in names} if aimed else None
+            calls += _fuzz(operation, mode, examples, fixed, headers, failures)
+    assert failures == []
+    assert calls >= 200
