@@ -100,3 +100,21 @@ def test_approved_and_recommended_plans_survive_a_restart(make_harness: HarnessF
     third.execute()
     assert third.state_of(plan.id)[0] == "ongoing"
     assert len(third.assignments("h1")) == 1
+
+
+def test_result_after_the_destination_settled_the_migration_is_accepted(
+    make_harness: HarnessFactory,
+) -> None:
+    harness, plan_id = _migrating(make_harness)
+    action_id = harness.assignments("h1")[0]["action_id"]
+    harness.heartbeat("h2", [vm(1), vm(2), vm(3)])  # the destination reports VM 1 first
+    harness.heartbeat("h1", [])
+    harness.execute()
+    assert harness.state_of(plan_id)[1][0] == ("migrate", "succeeded")
+    # The source's own (agreeing) result arrives late: accepted, nothing changes.
+    late = harness.call("POST", f"/v1/actions/{action_id}/result", "h1", {"ok": True})
+    assert late.status_code == 204
+    # A result that contradicts the recorded outcome still conflicts.
+    wrong = harness.call("POST", f"/v1/actions/{action_id}/result", "h1", {"ok": False})
+    assert wrong.status_code == 409
+    assert harness.vm_hosts()[1] == "h2"

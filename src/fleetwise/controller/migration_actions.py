@@ -24,7 +24,7 @@ from fleetwise.controller.auth import Principal
 from fleetwise.controller.caps import MigrationSlots
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError
-from fleetwise.core.lifecycle import ActionKind, VmState
+from fleetwise.core.lifecycle import ActionKind, ActionState, VmState
 from fleetwise.store.controller_ops import (
     begin_migration_attempt,
     fail_attempt,
@@ -186,6 +186,11 @@ def report_result(
     store = context.store
     migration = store.read(migration_of_action, action_id)
     if migration is None:
+        # The destination's report may have settled the migration first: a result that
+        # agrees with the recorded outcome is accepted again, anything else conflicts.
+        settled = ActionState.SUCCEEDED if ok else ActionState.FAILED
+        if action.state is settled:
+            return action
         raise ConflictError(f"action {action_id} has no migration in progress")
     now = context.now()
     if not ok and arrival_confirmed(store.read(get_vm, migration.vm_uuid), migration):
