@@ -13,13 +13,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fleetwise.agent.clock import AgentClock
 from fleetwise.agent.history import UsageHistory
 from fleetwise.agent.meter import IntervalUse, Readings, interval_use
 from fleetwise.agent.persist import JsonFile
 from fleetwise.api.schemas import SampleBatch, VmSample
 from fleetwise.drivers.hypervisor.base import HostInfo, Hypervisor, VmInfo, VmState
 from fleetwise.errors import DriverError
+from fleetwise.service.clock import WallClock
 
 __all__ = ["MEASURED_STATES", "Collection", "Collector"]
 
@@ -46,7 +46,7 @@ class Collector:
     def __init__(
         self,
         hypervisor: Hypervisor,
-        clock: AgentClock,
+        clock: WallClock,
         history_file: JsonFile[UsageHistory],
         *,
         history_length: int,

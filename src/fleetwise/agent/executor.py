@@ -26,7 +26,6 @@ from fleetwise.agent.client import (
     ControllerRefusedError,
     ControllerUnavailableError,
 )
-from fleetwise.agent.clock import AgentClock
 from fleetwise.agent.journal import ActionEntry, ActionJournal, ActionStatus
 from fleetwise.agent.link import BackingOffError, ControllerLink
 from fleetwise.api.schemas import ActionProgress, ActionResult, Assignment
@@ -37,6 +36,7 @@ from fleetwise.drivers.hypervisor.base import (
     VmState,
 )
 from fleetwise.errors import DriverError
+from fleetwise.service.clock import WallClock
 
 __all__ = ["MigrationExecutor"]
 
@@ -47,6 +47,8 @@ class MigrationExecutor:
     """Polls and runs this host's migration assignments.
 
     ``progress_every_s`` (clock seconds) spaces the progress reports of one migration.
+    ``clock_speed`` is how many clock seconds pass per real second: an assignment's
+    time-out, in the controller's real seconds, is scaled by it for the hypervisor.
     """
 
     def __init__(
@@ -55,10 +57,11 @@ class MigrationExecutor:
         hypervisor: Hypervisor,
         link: ControllerLink,
         journal: ActionJournal,
-        clock: AgentClock,
+        clock: WallClock,
         *,
         max_concurrent: int,
         progress_every_s: float,
+        clock_speed: float = 1.0,
     ) -> None:
         self._host = host
         self._hypervisor = hypervisor
@@ -67,6 +70,7 @@ class MigrationExecutor:
         self._clock = clock
         self._max_concurrent = max_concurrent
         self._progress_every_s = progress_every_s
+        self._clock_speed = clock_speed
         self._lock = threading.Lock()
         self._running: dict[int, threading.Thread] = {}
         self._leaving: dict[int, str] = {}
@@ -180,7 +184,7 @@ class MigrationExecutor:
                 assignment.vm_uuid,
                 target,
                 progress=self._progress_reporter(assignment.action_id),
-                timeout_s=assignment.timeout_s,
+                timeout_s=assignment.timeout_s * self._clock_speed,
             )
         except DriverError as exc:
             return False, str(exc)

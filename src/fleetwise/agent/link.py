@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from fleetwise.agent.backoff import Backoff
 from fleetwise.agent.client import ControllerClient, ControllerUnavailableError
-from fleetwise.agent.clock import AgentClock
+from fleetwise.service.clock import WallClock
 
 __all__ = ["BackingOffError", "ControllerLink"]
 
@@ -33,7 +33,7 @@ class ControllerLink:
     """Sends requests through ``client`` while the back-off allows it; thread-safe."""
 
     def __init__(
-        self, client: ControllerClient, clock: AgentClock, new_backoff: Callable[[], Backoff]
+        self, client: ControllerClient, clock: WallClock, new_backoff: Callable[[], Backoff]
     ) -> None:
         self.client = client
         self._clock = clock

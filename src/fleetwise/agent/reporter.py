@@ -30,7 +30,6 @@ from fleetwise.agent.client import (
     ControllerUnavailableError,
     StaleRequestError,
 )
-from fleetwise.agent.clock import AgentClock
 from fleetwise.agent.link import BackingOffError, ControllerLink
 from fleetwise.agent.persist import JsonFile
 from fleetwise.api.schemas import (
@@ -41,6 +40,7 @@ from fleetwise.api.schemas import (
     VmReport,
 )
 from fleetwise.drivers.hypervisor.base import VmInfo, VmState
+from fleetwise.service.clock import WallClock
 
 __all__ = ["Outbox", "PendingRequest", "Reporter", "vm_report"]
 
@@ -90,7 +90,7 @@ class Reporter:
         self,
         host: str,
         link: ControllerLink,
-        clock: AgentClock,
+        clock: WallClock,
         describe: Callable[[], HostRegistration],
         outbox_file: JsonFile[Outbox],
         *,

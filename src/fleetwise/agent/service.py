@@ -24,7 +24,6 @@ import httpx
 
 from fleetwise.agent.backoff import Backoff
 from fleetwise.agent.client import ControllerClient
-from fleetwise.agent.clock import AgentClock
 from fleetwise.agent.collector import Collector
 from fleetwise.agent.config import AgentConfig, LibvirtSettings
 from fleetwise.agent.decider import DeciderState, LocalDecider
@@ -39,7 +38,7 @@ from fleetwise.drivers.hypervisor.base import Hypervisor
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import DriverError, InputError
-from fleetwise.service.clock import RealClock
+from fleetwise.service.clock import RealClock, WallClock
 from fleetwise.service.manager import Manager, ServiceRunner
 
 __all__ = ["Agent", "build_agent", "run_agent"]
@@ -58,7 +57,7 @@ class Agent(Manager):
         config: AgentConfig,
         *,
         hypervisor: Hypervisor,
-        clock: AgentClock,
+        clock: WallClock,
         transport: httpx.BaseTransport | None = None,
         rng: random.Random | None = None,
         clock_speed: float = 1.0,
@@ -66,7 +65,7 @@ class Agent(Manager):
         super().__init__(clock, rng=rng)
         self.config = config
         self.hypervisor = hypervisor
-        self._clock: AgentClock = clock
+        self._clock: WallClock = clock
         rng = rng if rng is not None else random.Random()
         state_dir = config.state_dir
         try:
@@ -122,6 +121,7 @@ class Agent(Manager):
             clock,
             max_concurrent=config.max_concurrent_migrations,
             progress_every_s=http.progress_every_s * clock_speed,
+            clock_speed=clock_speed,
         )
         self._known_vms: frozenset[str] | None = None
         intervals = config.intervals

@@ -1,25 +1,12 @@
-"""The controller's time source: a service clock that also tells wall time."""
+"""The controller's wall-clock helper (the clock protocol itself is the service frame's)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
 
-from fleetwise.service.clock import Clock
+from fleetwise.service.clock import WallClock
 
 __all__ = ["WallClock", "utc_now"]
-
-
-class WallClock(Clock, Protocol):
-    """A :class:`~fleetwise.service.clock.Clock` with ``wall()`` (seconds since the epoch).
-
-    :class:`~fleetwise.service.clock.RealClock` and
-    :class:`~fleetwise.service.clock.VirtualClock` both qualify.
-    """
-
-    def wall(self) -> float:
-        """Seconds since the Unix epoch."""
-        ...
 
 
 def utc_now(clock: WallClock) -> datetime:

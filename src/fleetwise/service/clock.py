@@ -15,7 +15,7 @@ from typing import Protocol
 
 from fleetwise.errors import ParameterError
 
-__all__ = ["Clock", "RealClock", "VirtualClock"]
+__all__ = ["Clock", "RealClock", "VirtualClock", "WallClock"]
 
 
 class Clock(Protocol):
@@ -27,6 +27,19 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
         """Wait ``seconds`` (negative counts as zero); ``True`` if ``stop`` cut the wait short."""
+        ...
+
+
+class WallClock(Clock, Protocol):
+    """A :class:`Clock` that also tells wall time (``wall()``, seconds since the epoch).
+
+    Services pace their tasks with ``now``/``sleep`` (real or simulated seconds) and
+    stamp what they store or send with ``wall``. :class:`RealClock`,
+    :class:`VirtualClock` and the shared simulated fleet's clock all qualify.
+    """
+
+    def wall(self) -> float:
+        """Seconds since the Unix epoch."""
         ...
 
 
