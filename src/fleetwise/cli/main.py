@@ -14,6 +14,7 @@ from fleetwise.agent.cli import agent_app
 from fleetwise.cli import admin
 from fleetwise.cli import simulate as simulate_cmds
 from fleetwise.controller.cli import app as controller_app
+from fleetwise.demo.cli import demo
 from fleetwise.errors import FleetwiseError, InputError
 
 __all__ = ["app", "main"]
@@ -32,6 +33,7 @@ app.add_typer(admin.vms_app, name="vms")
 app.add_typer(admin.plans_app, name="plans")
 app.add_typer(agent_app, name="agent")
 app.add_typer(controller_app, name="controller")
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ Example (every key but ``admin_token_hash`` is optional; defaults shown)::
       - name: node2
         power: {driver: ipmi, address: bmc-node2, username: admin, password: ...}
     power_default: null                        # hosts without power settings never sleep
+                                               # (simulated fleet: {driver: shared-fleet,
+                                               #  fleet_path: /path/fleet.db})
     mode: automatic                            # or recommend (plans wait for approval)
     global_manager: {placement: {name: bfd}, spare_hosts: 0}
     staleness_window_s: 30
@@ -57,6 +59,7 @@ from fleetwise.store.database import normalise_url
 __all__ = [
     "ControllerConfig",
     "EnergyModel",
+    "FleetFilePower",
     "HostEntry",
     "IpmiPower",
     "ListenConfig",
@@ -172,8 +175,26 @@ class IpmiPower(_Section):
     _check_address = field_validator("address")(_host_name)
 
 
+class FleetFilePower(_Section):
+    """The power switches of a shared simulated fleet file (demos and end-to-end runs):
+    a host put to sleep here is asleep for its agent too."""
+
+    driver: Literal["shared-fleet"]
+    fleet_path: Path
+
+    @field_validator("fleet_path")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(
+                f"no fleet file at {value}; create one with 'fleetwise agent sim-fleet init'"
+            )
+        return value
+
+
 PowerSettings = Annotated[
-    SimulatedPower | WolCommandPower | IpmiPower, Field(discriminator="driver")
+    SimulatedPower | WolCommandPower | IpmiPower | FleetFilePower,
+    Field(discriminator="driver"),
 ]
 
 

@@ -48,7 +48,8 @@ class ControllerContext:
         return PlanMode(self.config.mode)
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Release the store's connections and the power drivers' resources."""
+        self.power.close()
         self.store.close()
 
 

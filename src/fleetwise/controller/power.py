@@ -2,7 +2,8 @@
 
 A host uses its own ``power`` settings, else ``power_default``; a host with neither
 has no power control and is never put to sleep. Drivers are built on first use
-and cached (a Wake-on-LAN driver is rebuilt when the host registers a new MAC).
+and cached (a Wake-on-LAN driver is rebuilt when the host registers a new MAC); the
+hosts of one shared fleet file share one open fleet.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 
 from fleetwise.controller.config import (
     ControllerConfig,
+    FleetFilePower,
     IpmiPower,
     PowerSettings,
     SimulatedPower,
     WolCommandPower,
 )
 from fleetwise.drivers.clock import MonotonicClock
+from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.drivers.power.base import PowerDriver, PowerState
 from fleetwise.drivers.power.command import CommandTemplate
 from fleetwise.drivers.power.ipmi import BmcAddress, IpmiPowerDriver
@@ -42,6 +46,10 @@ class PowerControl(ABC):
         """Whether ``host`` can be put to sleep and woken."""
         return self.driver_for(host) is not None
 
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the drivers hold open."""
+
 
 class SinglePower(PowerControl):
     """One driver for every host (tests and demos: a simulated driver)."""
@@ -52,6 +60,9 @@ class SinglePower(PowerControl):
     def driver_for(self, host: str) -> PowerDriver | None:
         return self._driver
 
+    def close(self) -> None:
+        """Nothing to release: the driver belongs to the caller."""
+
 
 class ConfiguredPower(PowerControl):
     """Drivers built from each host's settings in the configuration."""
@@ -61,6 +72,7 @@ class ConfiguredPower(PowerControl):
         self._mac_lookup = mac_lookup
         self._lock = threading.Lock()
         self._drivers: dict[str, tuple[object, PowerDriver]] = {}
+        self._fleets: dict[Path, SharedFleet] = {}
         self._clock = MonotonicClock()
 
     def _settings(self, host: str) -> PowerSettings | None:
@@ -87,7 +99,21 @@ class ConfiguredPower(PowerControl):
             self._drivers[host] = (key, driver)
             return driver
 
+    def close(self) -> None:
+        """Close the shared fleet files opened for power control."""
+        with self._lock:
+            for fleet in self._fleets.values():
+                fleet.close()
+            self._fleets.clear()
+            self._drivers.clear()
+
     def _build(self, host: str, settings: PowerSettings) -> PowerDriver:
+        if isinstance(settings, FleetFilePower):
+            path = settings.fleet_path.resolve()
+            fleet = self._fleets.get(path)
+            if fleet is None:
+                fleet = self._fleets[path] = SharedFleet.open(path)
+            return fleet.power()
         if isinstance(settings, SimulatedPower):
             return SimulatedPowerDriver(
                 self._clock, {host: PowerState.ON}, wake_latency_s=settings.wake_latency_s

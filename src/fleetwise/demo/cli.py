@@ -1,0 +1,43 @@
+"""``fleetwise demo``: the command line of the live demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["demo"]
+
+
+def demo(
+    duration: Annotated[
+        float, typer.Option(help="Real seconds to run before stopping (Ctrl-C stops earlier).")
+    ] = 60.0,
+    hosts: Annotated[int, typer.Option(help="Simulated hosts (one agent process each).")] = 6,
+    vms: Annotated[int, typer.Option(help="VMs, each replaying one PlanetLab trace.")] = 20,
+    day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
+    speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 300.0,
+    ram_mb: Annotated[int, typer.Option("--ram-mb", help="RAM per host (MB).")] = 8192,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep configs, logs and databases here (default: a temporary dir)."),
+    ] = None,
+) -> None:
+    """Run a controller and one agent per host on a simulated fleet, and watch it consolidate."""
+    from rich.console import Console
+
+    from fleetwise.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(
+        duration_s=duration,
+        hosts=hosts,
+        vms=vms,
+        day=day,
+        speedup=speedup,
+        ram_mb=ram_mb,
+        state_dir=state_dir,
+    )
+    outcome = run_demo(options, Console(highlight=False))
+    if not outcome.clean:
+        raise typer.Exit(1)
