@@ -172,3 +172,36 @@ def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
     plan = build_plan(sol)
     assert len(plan) == len(sol.migrations) + len(sol.wake) + len(sol.sleep)
     assert all(d < a.seq for a in plan for d in a.depends_on)
+
+
+def test_migrations_into_a_host_wait_for_those_leaving_it() -> None:
+    # A solution where h2 both sends v2 away and receives v1 (as a maintenance drain
+    # of h1 could produce): the arrival is listed after, and depends on, the departure.
+    from fleetwise.core.global_manager import Migration, Solution
+
+    sol = Solution(migrations=(Migration("v1", "h1", "h2"), Migration("v2", "h2", "h3")))
+    plan = build_plan(sol)
+    by_vm = {a.vm_id: a for a in plan}
+    assert by_vm["v2"].seq < by_vm["v1"].seq
+    assert by_vm["v1"].depends_on == (by_vm["v2"].seq,)
+
+
+def test_underloaded_hosts_are_not_emptied_onto_a_host_being_relieved() -> None:
+    # h1 is overloaded (sends v1 away); h2 is underloaded. h1 would be the tightest fit
+    # for h2's VM once v1 leaves, but a host being relieved this round is no target.
+    snap = ClusterSnapshot(
+        (host("h1"), host("h2"), host("h3")),
+        (
+            VmState("v1", "h1", 500, 10),
+            VmState("v9", "h1", 250, 10),
+            VmState("v2", "h2", 100, 10),
+            VmState("v3", "h3", 250, 10),  # h3 takes v1 (750 of 800) and has no room left
+        ),
+    )
+    reqs = (
+        ReallocationRequest("h1", "overload", ("v1",)),
+        ReallocationRequest("h2", "underload"),
+    )
+    sol = plan_reallocation(snap, reqs, CONFIG)
+    assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v1", "h3")]
+    assert all(m.destination != "h1" for m in sol.migrations)

@@ -254,7 +254,7 @@ def plan_reallocation(
         vm_ids = model.vms_on(host_id)
         if not vm_ids:
             continue
-        targets = eligible({host_id}, allow_asleep=True, need_vms=False)
+        targets = eligible({host_id} | overloaded, allow_asleep=True, need_vms=False)
         placement = _place(model, vm_ids, targets, config, all_or_nothing=False)
         apply(placement, host_id)
         if placement.unplaced:
@@ -267,7 +267,10 @@ def plan_reallocation(
         vm_ids = model.vms_on(req.host_id)
         if not vm_ids:
             continue
-        targets = eligible({req.host_id} | emptied, allow_asleep=False, need_vms=True)
+        # Hosts being relieved this round are no targets: VMs would race the ones leaving.
+        targets = eligible(
+            {req.host_id} | emptied | overloaded, allow_asleep=False, need_vms=True
+        )
         placement = _place(model, vm_ids, targets, config, all_or_nothing=True)
         if placement.complete:
             apply(placement, req.host_id)

@@ -1,8 +1,11 @@
 """Turn a :class:`~fleetwise.core.global_manager.Solution` into an ordered action plan.
 
 Wake-ups come first; a migration depends on the wake-up of its destination (if
-any); putting a host to sleep depends on every migration away from it. Actions are
-numbered in that order, and each lists the numbers it depends on.
+any) and on the migrations away from its destination listed before it, so VMs
+leaving a host free its room before others arrive; putting a host to sleep depends
+on every migration away from it. Migrations into hosts that also send VMs away are
+listed after the others. Actions are numbered in that order, and each lists the
+numbers it depends on (always earlier ones, so a plan has no cycles).
 """
 
 from __future__ import annotations
@@ -36,10 +39,15 @@ def build_plan(solution: Solution) -> tuple[PlannedAction, ...]:
         wake_seq[host] = seq
         actions.append(PlannedAction(seq, "wake", host))
     leaving: dict[str, list[int]] = {}
-    for m in solution.migrations:
+    sources = {m.source for m in solution.migrations}
+    ordered = sorted(solution.migrations, key=lambda m: m.destination in sources)
+    for m in ordered:
         seq = len(actions)
-        deps = (wake_seq[m.destination],) if m.destination in wake_seq else ()
-        actions.append(PlannedAction(seq, "migrate", m.source, m.vm_id, m.destination, deps))
+        deps = [wake_seq[m.destination]] if m.destination in wake_seq else []
+        deps += leaving.get(m.destination, [])
+        actions.append(
+            PlannedAction(seq, "migrate", m.source, m.vm_id, m.destination, tuple(deps))
+        )
         leaving.setdefault(m.source, []).append(seq)
     for host in solution.sleep:
         seq = len(actions)
