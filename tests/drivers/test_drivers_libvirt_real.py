@@ -224,6 +224,15 @@ def test_timed_out_migration_is_aborted_and_guest_stays(
 ) -> None:
     a, b = hosts
     idle = make_guest("stayer", "idle")
+    # Throttle the transfer to 1 MiB/s so that the 128 MiB guest cannot finish before the
+    # 0.3 s time-out (unthrottled it can move in under 2 s, before an abort takes hold).
+    import libvirt
+
+    conn = libvirt.open(lab.uri_a)
+    try:
+        conn.lookupByUUIDString(idle).migrateSetMaxSpeed(1, 0)
+    finally:
+        conn.close()
     target = MigrationTarget("b", uri=lab.uri_b, migration_uri="tcp://127.0.0.1")
     result = a.migrate(idle, target, timeout_s=0.3)
     assert result.outcome is MigrationOutcome.TIMED_OUT, result
