@@ -42,6 +42,7 @@ from fleetwise.drivers.hypervisor.base import (
 )
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.fleet_view import FleetHostView
+from fleetwise.drivers.hypervisor.simulated import SimulatedHost, SimulatedVm
 from fleetwise.drivers.ids import check_vm_uuid
 from fleetwise.drivers.power.base import PowerDriver, PowerState
 from fleetwise.errors import DriverError, InputError, ParameterError
@@ -124,40 +125,9 @@ def _positive(name: str, value: float) -> None:
         raise ParameterError(f"{name} must be a positive number, got {value}")
 
 
-@dataclass(frozen=True)
-class FleetHostSpec:
-    """A host of the shared fleet; ``overhead_cores`` of CPU go to the hypervisor itself."""
-
-    name: str
-    cores: int
-    core_mhz: float
-    ram_mb: int
-    overhead_cores: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ParameterError("a host needs a name")
-        if self.cores < 1 or self.ram_mb < 1:
-            raise ParameterError(f"host {self.name}: cores and ram_mb must be >= 1")
-        _positive(f"host {self.name}: core_mhz", self.core_mhz)
-        if not (math.isfinite(self.overhead_cores) and 0 <= self.overhead_cores <= self.cores):
-            raise ParameterError(f"host {self.name}: overhead_cores must be in [0, cores]")
-
-
-@dataclass(frozen=True)
-class FleetVmSpec:
-    """A VM of the shared fleet whose CPU demand follows ``trace``."""
-
-    uuid: str
-    name: str
-    vcpus: int
-    ram_mb: int
-    trace: CpuTrace
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "uuid", check_vm_uuid(self.uuid))
-        if self.vcpus < 1 or self.ram_mb < 1:
-            raise ParameterError(f"VM {self.name}: vcpus and ram_mb must be >= 1")
+# A shared fleet's hosts and VMs are described exactly as the in-memory fleet's.
+FleetHostSpec = SimulatedHost
+FleetVmSpec = SimulatedVm
 
 
 @dataclass(frozen=True)
