@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
@@ -282,3 +287,37 @@ def simulated_power(clock: VirtualClock, *, wake_latency_s: float = 30.0) -> Sim
 
 HarnessFactory = Callable[..., Harness]
 """Builds controllers on one state directory (the ``make_harness`` fixture)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_controller_process(
+    config: Path, base: str, *, stderr: int | None = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """Run ``fleetwise controller --config`` and wait until it answers on ``base``."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleetwise", "controller", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            _, err = process.communicate()
+            raise AssertionError(f"the controller exited: {err}")
+        try:
+            if httpx.get(f"{base}/v1/health", headers=headers).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if time.monotonic() >= deadline:
+            process.kill()
+            raise AssertionError("the controller did not come up")

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from controller_helpers import ADMIN_TOKEN, agent_token, token_hashes, vm
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from controller_helpers import (
+    ADMIN_TOKEN,
+    agent_token,
+    free_port,
+    start_controller_process,
+    token_hashes,
+    vm,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +25,7 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("admin-cli")
     admin, agents = token_hashes()
     h1_hash = dict(agents)["h1"]
-    port = _free_port()
+    port = free_port()
     config = tmp / "controller.yaml"
     config.write_text(
         f"state_dir: {tmp / 'state'}\n"
@@ -37,23 +35,9 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"hosts: [{{name: h1, token_hash: '{h1_hash}', power: {{driver: simulated}}}}]\n",
         encoding="utf-8",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fleetwise", "controller", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
+    process = start_controller_process(config, base)
     try:
-        deadline = time.monotonic() + 60
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        while True:
-            assert process.poll() is None, "the controller exited"
-            try:
-                if httpx.get(f"{base}/v1/health", headers=headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            assert time.monotonic() < deadline, "the controller did not come up"
         body = {
             "cpu_cores": 4,
             "core_mhz": 2000.0,

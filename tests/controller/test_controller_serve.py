@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-from controller_helpers import ADMIN_TOKEN, agent_token, token_hashes, vm
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from controller_helpers import (
+    ADMIN_TOKEN,
+    agent_token,
+    free_port,
+    start_controller_process,
+    token_hashes,
+    vm,
+)
 
 
 def test_serves_the_api_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     admin, agents = token_hashes()
     agent_hash = dict(agents)["h1"]
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "controller.yaml"
     config.write_text(
         f"state_dir: {tmp_path / 'state'}\n"
@@ -32,24 +29,9 @@ def test_serves_the_api_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         f"hosts: [{{name: h1, token_hash: '{agent_hash}', power: {{driver: simulated}}}}]\n",
         encoding="utf-8",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fleetwise", "controller", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    admin_headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    process = start_controller_process(config, base, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            try:
-                if httpx.get(f"{base}/v1/health", headers=admin_headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-            assert time.monotonic() < deadline, "the controller did not come up"
         body = {
             "cpu_cores": 4,
             "core_mhz": 2000.0,
