@@ -20,8 +20,8 @@ class CheckedRun(CloudSimRun):
 
     checks = 0
 
-    def full_update(self, t: float, tick: bool) -> None:
-        super().full_update(t, tick)
+    def update_hosts(self, t: float, tick: bool, remove_idle: bool = True) -> None:
+        super().update_hosts(t, tick, remove_idle)
         self.check()
 
     def check(self) -> None:

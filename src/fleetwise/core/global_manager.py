@@ -268,9 +268,7 @@ def plan_reallocation(
         if not vm_ids:
             continue
         # Hosts being relieved this round are no targets: VMs would race the ones leaving.
-        targets = eligible(
-            {req.host_id} | emptied | overloaded, allow_asleep=False, need_vms=True
-        )
+        targets = eligible({req.host_id} | emptied | overloaded, allow_asleep=False, need_vms=True)
         placement = _place(model, vm_ids, targets, config, all_or_nothing=True)
         if placement.complete:
             apply(placement, req.host_id)

@@ -45,9 +45,7 @@ def build_plan(solution: Solution) -> tuple[PlannedAction, ...]:
         seq = len(actions)
         deps = [wake_seq[m.destination]] if m.destination in wake_seq else []
         deps += leaving.get(m.destination, [])
-        actions.append(
-            PlannedAction(seq, "migrate", m.source, m.vm_id, m.destination, tuple(deps))
-        )
+        actions.append(PlannedAction(seq, "migrate", m.source, m.vm_id, m.destination, tuple(deps)))
         leaving.setdefault(m.source, []).append(seq)
     for host in solution.sleep:
         seq = len(actions)

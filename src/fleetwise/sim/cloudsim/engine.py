@@ -17,8 +17,8 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
-from fleetwise.core.power import interpolate_tables
 from fleetwise.errors import InputError
 from fleetwise.sim.cloudsim.datacenter import (
     HOST_RAM_MB,
@@ -27,10 +27,12 @@ from fleetwise.sim.cloudsim.datacenter import (
     build_datacenter,
 )
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
-from fleetwise.sim.cloudsim.kernels import allocate
-from fleetwise.sim.cloudsim.metrics import EntryMetrics
+from fleetwise.sim.cloudsim.hostlists import HostLists, append, unlink
+from fleetwise.sim.cloudsim.instant import update_instant
+from fleetwise.sim.cloudsim.kernels import startup_placement
+from fleetwise.sim.cloudsim.metrics import EntryMetrics, close, new_metrics
 from fleetwise.sim.cloudsim.optimize import Optimizer
-from fleetwise.sim.cloudsim.state import RunState, incoming
+from fleetwise.sim.cloudsim.state import RunState
 from fleetwise.traces.loader import TraceSet
 
 __all__ = ["CloudSimRun", "RunOutcome", "run_cloudsim"]
@@ -38,6 +40,7 @@ __all__ = ["CloudSimRun", "RunOutcome", "run_cloudsim"]
 MAX_VMS_PER_HOST = 10  # host BW 1 Gbit/s / VM BW 100 Mbit/s, binding only at t = 0
 
 Mode = Literal["npa", "dvfs", "migrate"]
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -56,20 +59,6 @@ class RunOutcome:
     removed_vms: int
 
 
-def _request_fraction(samples: npt.NDArray[np.float64], t: float) -> npt.NDArray[np.float64]:
-    """Utilisation of every VM at time ``t``, interpolated between 300 s samples."""
-    interval = SCHEDULING_INTERVAL_S
-    if t % interval == 0.0:
-        out: npt.NDArray[np.float64] = samples[:, int(t) // int(interval)].copy()
-        return out
-    i = int(np.floor(t / interval))
-    j = int(np.ceil(t / interval))
-    lo = samples[:, i]
-    delta = (samples[:, j] - lo) / ((j - i) * interval)
-    result: npt.NDArray[np.float64] = lo + delta * (t - i * interval)
-    return result
-
-
 class CloudSimRun:
     """One simulated day of the CloudSim PlanetLab experiment."""
 
@@ -85,11 +74,15 @@ class CloudSimRun:
         if mode == "migrate" and detector is None:
             raise ValueError("a migrating policy needs an overload detector")
         samples = traces.cpu.astype(np.float64) / 100.0
-        self.samples = np.concatenate([samples, samples[:, -1:]], axis=1)
+        samples = np.concatenate([samples, samples[:, -1:]], axis=1)
+        self._samples_t = np.ascontiguousarray(samples.T)  # one row per sample time
         self.dc: Datacenter = build_datacenter(traces.vm_count, hosts)
         self.mode = mode
-        self.state = RunState(self.dc, self.samples)
-        self.metrics = EntryMetrics(self.dc.hosts, self.dc.vms)
+        self.state = RunState(self.dc)
+        self.metrics = new_metrics(self.dc.hosts, self.dc.vms)
+        self._flat_tables = np.ascontiguousarray(self.dc.power_table).reshape(-1)
+        # NPA: every host at full power all the time
+        self._npa_watts = float(self.dc.power_table[:, 10].sum()) if mode == "npa" else 0.0
         self.optimizer = (
             Optimizer(self.state, detector, selection, seed) if detector is not None else None
         )
@@ -101,138 +94,64 @@ class CloudSimRun:
     def initial_placement(self) -> None:
         """Place every VM at t = 0 (PABFD for migrating policies, first fit otherwise)."""
         dc, st = self.dc, self.state
-        placed_mips = np.zeros(dc.hosts)
-        placed_ram = np.zeros(dc.hosts)
-        counts = np.zeros(dc.hosts, dtype=np.intp)
-        idle = dc.power_table[:, 0]
-        for v in range(dc.vms):
-            mips, ram = dc.vm_mips[v], dc.vm_ram[v]
-            ok = (
-                (dc.host_pe >= mips)
-                & (dc.host_total - placed_mips >= mips)
-                & (HOST_RAM_MB - placed_ram >= ram)
-                & (counts < MAX_VMS_PER_HOST)
+        # A VM that is alone on its host is never refused, whatever its load.
+        limit = np.inf
+        if self.optimizer is not None:
+            limit = self.optimizer.initial_limit
+        hosts = startup_placement(
+            dc.vm_mips, dc.vm_ram, dc.host_pe, dc.host_total, self._flat_tables, HOST_RAM_MB,
+            MAX_VMS_PER_HOST, self.mode == "migrate", limit,
+        )  # fmt: skip
+        if (hosts < 0).any():
+            v = int(np.argmax(hosts < 0))
+            raise InputError(
+                f"VM {v} of {dc.vms} does not fit on any of the {dc.hosts} hosts at start-up"
             )
-            if self.mode == "migrate":
-                assert self.optimizer is not None
-                # Earlier VMs request nothing before their first update: only v counts.
-                rho = mips / dc.host_total
-                ok &= (counts == 0) | ~self.optimizer.initially_overloaded(rho)
-                after = np.minimum((placed_mips + mips) / dc.host_total, 1.0)
-                cost = interpolate_tables(dc.power_table, after)
-                cost = np.where(ok, cost - idle, np.inf)
-                h = int(np.argmin(cost)) if ok.any() else -1
-            else:
-                h = int(np.argmax(ok)) if ok.any() else -1
-            if h < 0:
-                raise InputError(
-                    f"VM {v} of {dc.vms} does not fit on any of the {dc.hosts} hosts at start-up"
-                )
-            placed_mips[h] += mips
-            placed_ram[h] += ram
-            counts[h] += 1
-            st.host_lists[h].append(v)
+        for v, h in enumerate(hosts.tolist()):
+            append(st.lists, h, v)
             st.vm_host[v] = h
-        st.lists_changed()
 
     # ------------------------------------------------------------------ updates
-    def update_hosts(self, t: float, tick: bool) -> None:
-        """Update every host at instant ``t`` (allocation, entries, energy)."""
+    def update_hosts(self, t: float, tick: bool, remove_idle: bool = True) -> None:
+        """Update every host at instant ``t`` (allocation, entries, energy, idle VMs)."""
         dc, st = self.dc, self.state
-        frac = _request_fraction(self.samples, t)
-        request = frac * dc.vm_mips
+        frac, request, cur, req, energy, _ = update_instant(
+            t, t - self._last_time, self._samples_t, SCHEDULING_INTERVAL_S, dc.vm_mips, st.lists,
+            dc.host_pe, dc.host_total, self._flat_tables, st.alive, st.in_migration, st.alloc,
+            st.host_cur, self._npa_watts, self.metrics, remove_idle,
+        )  # fmt: skip
         if tick:
             st.push_history(frac)
-        st.utilisation = frac
         st.request = request
-        vm, host, is_in = st.members()
-        r = request[vm]
-        alloc, cur, req = allocate(
-            vm, host, is_in, request, dc.host_pe, dc.host_total, st.in_migration, dc.hosts
-        )
-        hosted = ~is_in
-        hosted_vm = vm[hosted]
-        st.alloc[hosted_vm] = alloc[hosted]
-        dt = t - self._last_time
-        if dt > 0.0:
-            self._charge_energy(st.host_cur, cur, dt)
         st.host_cur = cur
         st.host_req = req
         self._last_time = t
-        self.metrics.record(
-            t, cur, req, hosted_vm, alloc[hosted], r[hosted], st.in_migration[hosted_vm]
-        )
-
-    def _charge_energy(
-        self, prev: npt.NDArray[np.float64], cur: npt.NDArray[np.float64], dt: float
-    ) -> None:
-        dc = self.dc
-        if self.mode == "npa":
-            watts = float(dc.power_table[:, 10].sum())
-            self.energy_ws += watts * dt
-            self._frame_energy += watts * dt
-            return
-        p = _clamp(prev / dc.host_total)
-        on = p > 0.0
-        if not on.any():
-            return
-        c = _clamp(cur[on] / dc.host_total[on])
-        tables = dc.power_table[on]
-        p_prev = interpolate_tables(tables, p[on])
-        p_cur = interpolate_tables(tables, c)
-        energy = float(((p_prev + (p_cur - p_prev) / 2) * dt).sum())
         self.energy_ws += energy
         self._frame_energy += energy
 
-    def remove_idle_vms(self) -> None:
-        """VMs requesting nothing (and not migrating) leave the data centre for good."""
-        st = self.state
-        gone = st.alive & ~st.in_migration & (st.request == 0.0)
-        if not gone.any():
-            return
-        ids = np.flatnonzero(gone)
-        st.alive[ids] = False
-        for v in ids:
-            st.host_lists[st.vm_host[v]].remove(int(v))
-        st.lists_changed()
-        self.metrics.drop_vms(ids)
-
-    def full_update(self, t: float, tick: bool) -> None:
-        self.update_hosts(t, tick)
-        self.remove_idle_vms()
-
     # --------------------------------------------------------------- migrations
     def start_migrations(
-        self, t: float, pairs: list[tuple[int, int]], completions: list[tuple[float, int, int, int]]
+        self, t: float, pairs: list[tuple[int, int]], completions: list[tuple[float, int, int]]
     ) -> None:
         st = self.state
-        for v, dst in pairs:
-            st.in_migration[v] = True
-            st.host_lists[dst].append(incoming(v))
+        vms = np.array([v for v, _ in pairs], dtype=np.int64)
+        dsts = np.array([d for _, d in pairs], dtype=np.int64)
+        nodes = _start_moves(st.lists, st.free_nodes, st.in_migration, vms, dsts)
+        for v, node in zip(vms.tolist(), nodes.tolist(), strict=True):
             st.migrations += 1
             delay = float(self.dc.migration_time[v])
             st.migration_time_sum += delay
-            heapq.heappush(completions, (t + delay, st.migrations, v, dst))
-        st.lists_changed()
-        self.update_hosts(t, tick=False)
-
-    def complete_migration(self, v: int, dst: int) -> None:
-        st = self.state
-        st.host_lists[st.vm_host[v]].remove(v)
-        st.host_lists[dst].remove(incoming(v))
-        st.in_migration[v] = False
-        st.host_lists[dst].append(v)
-        st.vm_host[v] = dst
-        st.lists_changed()
+            heapq.heappush(completions, (t + delay, st.migrations, node))
+        self.update_hosts(t, tick=False, remove_idle=False)
 
     # ----------------------------------------------------------------- main loop
     def run(self, progress: Callable[[int, int], None] | None = None) -> RunOutcome:
         self.initial_placement()
         st = self.state
-        completions: list[tuple[float, int, int, int]] = []
+        completions: list[tuple[float, int, int]] = []
         ticks: list[float] = []
         # The day's length follows the traces: 288 samples of 300 s are 86,400 s.
-        limit = SCHEDULING_INTERVAL_S * (self.samples.shape[1] - 1)
+        limit = SCHEDULING_INTERVAL_S * (self._samples_t.shape[0] - 1)
         t = 0.1 + SCHEDULING_INTERVAL_S
         while t < limit:
             ticks.append(t)
@@ -245,7 +164,7 @@ class CloudSimRun:
         frame_start = 0.0
         for k, now in enumerate(ticks):
             self._run_completions(completions, before=now)
-            self.full_update(now, tick=True)
+            self.update_hosts(now, tick=True)
             active[k] = int((st.host_cur > 0).sum())
             power[k] = self._frame_energy / (now - frame_start)
             self._frame_energy = 0.0
@@ -258,7 +177,7 @@ class CloudSimRun:
             if progress is not None:
                 progress(k + 1, len(ticks))
         self._run_completions(completions, before=float("inf"))
-        self.metrics.close()
+        close(self.metrics)
         return RunOutcome(
             energy_ws=self.energy_ws,
             migrations=st.migrations,
@@ -272,21 +191,66 @@ class CloudSimRun:
             removed_vms=int((~st.alive).sum()),
         )
 
-    def _run_completions(
-        self, completions: list[tuple[float, int, int, int]], before: float
-    ) -> None:
+    def _run_completions(self, completions: list[tuple[float, int, int]], before: float) -> None:
         while completions and completions[0][0] < before:
             t_c = completions[0][0]
-            self.full_update(t_c, tick=False)
+            self.update_hosts(t_c, tick=False)
+            nodes: list[int] = []
             while completions and completions[0][0] == t_c:
-                _, _, v, dst = heapq.heappop(completions)
-                self.complete_migration(v, dst)
-            self.full_update(t_c, tick=False)
+                nodes.append(heapq.heappop(completions)[2])
+            st = self.state
+            _finish_moves(
+                st.lists,
+                st.free_nodes,
+                st.vm_host,
+                st.in_migration,
+                np.array(nodes, dtype=np.int64),
+            )
+            self.update_hosts(t_c, tick=False)
 
 
-def _clamp(u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    out: npt.NDArray[np.float64] = np.where((u > 1.0) & (u < 1.01), 1.0, u)
-    return out
+@njit(cache=True)
+def _start_moves(
+    lists: HostLists,
+    free: IntArray,
+    in_migration: npt.NDArray[np.bool_],
+    vms: IntArray,
+    dsts: IntArray,
+) -> IntArray:
+    """VMs start migrating: each is listed at its destination as incoming (its node returned)."""
+    nodes = np.empty(vms.size, dtype=np.int64)
+    for i in range(vms.size):
+        top = free[0]
+        if top == 0:
+            raise ValueError("too many migrations in flight")
+        node = free[top]
+        free[0] = top - 1
+        lists.vm[node] = vms[i]
+        in_migration[vms[i]] = True
+        append(lists, dsts[i], node)
+        nodes[i] = node
+    return nodes
+
+
+@njit(cache=True)
+def _finish_moves(
+    lists: HostLists,
+    free: IntArray,
+    vm_host: npt.NDArray[np.intp],
+    in_migration: npt.NDArray[np.bool_],
+    nodes: IntArray,
+) -> None:
+    """Migrations complete, in order: each VM leaves its source and is hosted at its target."""
+    for node in nodes:
+        v = lists.vm[node]
+        dst = lists.owner[node]
+        unlink(lists, v)
+        unlink(lists, node)
+        free[0] += 1
+        free[free[0]] = node
+        in_migration[v] = False
+        append(lists, dst, v)
+        vm_host[v] = dst
 
 
 def run_cloudsim(

@@ -3,133 +3,183 @@
 Host and VM *entries* are recorded at every update instant; an entry recorded again
 at the same instant replaces the previous one. Metrics are accumulated over
 consecutive entries, using the earlier entry's values over the time between them.
+Recording is compiled (numba); sums follow numpy's summation order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
-__all__ = ["EntryMetrics"]
+from fleetwise.sim.cloudsim.hostlists import HostLists
+from fleetwise.sim.cloudsim.kernels import pairwise_sum
+
+__all__ = ["EntryMetrics", "close", "drop_vms", "new_metrics", "record"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+# indices into EntryMetrics.totals
+_LAST_TIME, _UNDER_SUM, _UNDER_COUNT, _SHUTDOWNS, _WAIT_SUM, _WAIT_SQ = range(6)
 
 
-@dataclass
-class EntryMetrics:
+class EntryMetrics(NamedTuple):
     """Running sums over host and VM entries."""
 
-    hosts: int
-    vms: int
-    last_time: float = -1.0
     # the pending (not yet superseded) entry of every host
-    host_cur: FloatArray = field(init=False)
-    host_req: FloatArray = field(init=False)
-    host_active: BoolArray = field(init=False)
+    host_cur: FloatArray
+    host_req: FloatArray
+    host_active: BoolArray
     # finalised-entry state for shutdown counting
-    host_prev_active: BoolArray = field(init=False)
-    host_switch_on: FloatArray = field(init=False)
-    host_active_time: FloatArray = field(init=False)
-    host_violation_time: FloatArray = field(init=False)
-    shutdowns: int = 0
-    shutdown_wait_sum: float = 0.0
-    shutdown_wait_sq: float = 0.0
+    host_prev_active: BoolArray
+    host_switch_on: FloatArray
+    host_active_time: FloatArray
+    host_violation_time: FloatArray
     # the pending entry of every VM (has_entry: recorded at the last instant)
-    vm_alloc: FloatArray = field(init=False)
-    vm_req: FloatArray = field(init=False)
-    vm_migrating: BoolArray = field(init=False)
-    vm_has_entry: BoolArray = field(init=False)
-    vm_req_time: FloatArray = field(init=False)
-    vm_alloc_time: FloatArray = field(init=False)
-    vm_mig_shortfall: FloatArray = field(init=False)
-    under_ratio_sum: float = 0.0
-    under_ratio_count: int = 0
+    vm_alloc: FloatArray
+    vm_req: FloatArray
+    vm_migrating: BoolArray
+    vm_has_entry: BoolArray
+    vm_req_time: FloatArray
+    vm_alloc_time: FloatArray
+    vm_mig_shortfall: FloatArray
+    totals: FloatArray  # last entry time, under-allocation ratio sum and count, shutdowns…
 
-    def __post_init__(self) -> None:
-        n, m = self.hosts, self.vms
-        self.host_cur = np.zeros(n)
-        self.host_req = np.zeros(n)
-        self.host_active = np.zeros(n, dtype=bool)
-        self.host_prev_active = np.ones(n, dtype=bool)
-        self.host_switch_on = np.zeros(n)
-        self.host_active_time = np.zeros(n)
-        self.host_violation_time = np.zeros(n)
-        self.vm_alloc = np.zeros(m)
-        self.vm_req = np.zeros(m)
-        self.vm_migrating = np.zeros(m, dtype=bool)
-        self.vm_has_entry = np.zeros(m, dtype=bool)
-        self.vm_req_time = np.zeros(m)
-        self.vm_alloc_time = np.zeros(m)
-        self.vm_mig_shortfall = np.zeros(m)
+    @property
+    def under_ratio_sum(self) -> float:
+        return float(self.totals[_UNDER_SUM])
 
-    def _finalise(self, t: float) -> None:
-        """Close the pending entries (recorded at ``last_time``) with the next instant ``t``."""
-        dt = t - self.last_time
-        active = self.host_active
-        self.host_active_time[active] += dt
-        violated = active & (self.host_cur < self.host_req)
-        self.host_violation_time[violated] += dt
-        self._count_transitions(self.last_time)
-        m = self.vm_has_entry
-        req = self.vm_req[m]
-        alloc = self.vm_alloc[m]
-        self.vm_req_time[m] += req * dt
-        self.vm_alloc_time[m] += alloc * dt
-        under = alloc < req
-        if under.any():
-            self.under_ratio_sum += float(((req[under] - alloc[under]) / req[under]).sum())
-            self.under_ratio_count += int(under.sum())
-            mig = self.vm_migrating[m] & under
-            if mig.any():
-                idx = np.flatnonzero(m)[mig]
-                self.vm_mig_shortfall[idx] += (self.vm_req[idx] - self.vm_alloc[idx]) * dt
+    @property
+    def under_ratio_count(self) -> int:
+        return int(self.totals[_UNDER_COUNT])
 
-    def _count_transitions(self, entry_time: float) -> None:
-        now = self.host_active
-        down = self.host_prev_active & ~now
-        up = ~self.host_prev_active & now
-        if down.any():
-            waits = entry_time - self.host_switch_on[down]
-            self.shutdowns += int(down.sum())
-            self.shutdown_wait_sum += float(waits.sum())
-            self.shutdown_wait_sq += float((waits * waits).sum())
-        if up.any():
-            self.host_switch_on[up] = entry_time
-        self.host_prev_active = now.copy()
+    @property
+    def shutdowns(self) -> int:
+        return int(self.totals[_SHUTDOWNS])
 
-    def record(
-        self,
-        t: float,
-        host_cur: FloatArray,
-        host_req: FloatArray,
-        vm_ids: npt.NDArray[np.intp],
-        vm_alloc: FloatArray,
-        vm_req: FloatArray,
-        vm_migrating: BoolArray,
-    ) -> None:
-        """Record the entries of every host and of the VMs ``vm_ids`` at instant ``t``."""
-        if t > self.last_time and self.last_time >= 0.0:
-            self._finalise(t)
-            self.vm_has_entry[:] = False
-        elif t > self.last_time:
-            self.vm_has_entry[:] = False
-        self.last_time = t
-        self.host_cur = host_cur.copy()
-        self.host_req = host_req.copy()
-        self.host_active = host_cur > 0.0
-        self.vm_has_entry[vm_ids] = True
-        self.vm_alloc[vm_ids] = vm_alloc
-        self.vm_req[vm_ids] = vm_req
-        self.vm_migrating[vm_ids] = vm_migrating
+    @property
+    def shutdown_wait_sum(self) -> float:
+        return float(self.totals[_WAIT_SUM])
 
-    def drop_vms(self, vm_ids: npt.NDArray[np.intp]) -> None:
-        """Removed VMs keep their last entry but get no successor, so it is never counted."""
-        self.vm_has_entry[vm_ids] = False
 
-    def close(self) -> None:
-        """Count the transitions of the final entries (no time is added)."""
-        if self.last_time >= 0.0:
-            self._count_transitions(self.last_time)
+def new_metrics(hosts: int, vms: int) -> EntryMetrics:
+    """Accumulators before the first entry."""
+    totals = np.zeros(6)
+    totals[_LAST_TIME] = -1.0
+    return EntryMetrics(
+        host_cur=np.zeros(hosts),
+        host_req=np.zeros(hosts),
+        host_active=np.zeros(hosts, dtype=bool),
+        host_prev_active=np.ones(hosts, dtype=bool),
+        host_switch_on=np.zeros(hosts),
+        host_active_time=np.zeros(hosts),
+        host_violation_time=np.zeros(hosts),
+        vm_alloc=np.zeros(vms),
+        vm_req=np.zeros(vms),
+        vm_migrating=np.zeros(vms, dtype=bool),
+        vm_has_entry=np.zeros(vms, dtype=bool),
+        vm_req_time=np.zeros(vms),
+        vm_alloc_time=np.zeros(vms),
+        vm_mig_shortfall=np.zeros(vms),
+        totals=totals,
+    )
+
+
+@njit(cache=True)
+def _count_transitions(m: EntryMetrics, entry_time: float) -> None:
+    n = m.host_active.size
+    waits = np.empty(n)
+    squares = np.empty(n)
+    k = 0
+    for h in range(n):
+        if m.host_prev_active[h] and not m.host_active[h]:
+            waits[k] = entry_time - m.host_switch_on[h]
+            squares[k] = waits[k] * waits[k]
+            k += 1
+        elif m.host_active[h] and not m.host_prev_active[h]:
+            m.host_switch_on[h] = entry_time
+        m.host_prev_active[h] = m.host_active[h]
+    if k:
+        m.totals[_SHUTDOWNS] += k
+        m.totals[_WAIT_SUM] += pairwise_sum(waits[:k])
+        m.totals[_WAIT_SQ] += pairwise_sum(squares[:k])
+
+
+@njit(cache=True)
+def _finalise(m: EntryMetrics, t: float) -> None:
+    """Close the pending entries (recorded at the last time) with the next instant ``t``."""
+    last = m.totals[_LAST_TIME]
+    dt = t - last
+    for h in range(m.host_active.size):
+        if m.host_active[h]:
+            m.host_active_time[h] += dt
+            if m.host_cur[h] < m.host_req[h]:
+                m.host_violation_time[h] += dt
+    _count_transitions(m, last)
+    ratios = np.empty(m.vm_req.size)
+    k = 0
+    for v in range(m.vm_req.size):
+        if not m.vm_has_entry[v]:
+            continue
+        req = m.vm_req[v]
+        alloc = m.vm_alloc[v]
+        m.vm_req_time[v] += req * dt
+        m.vm_alloc_time[v] += alloc * dt
+        if alloc < req:
+            ratios[k] = (req - alloc) / req
+            k += 1
+            if m.vm_migrating[v]:
+                m.vm_mig_shortfall[v] += (req - alloc) * dt
+    if k:
+        m.totals[_UNDER_SUM] += pairwise_sum(ratios[:k])
+        m.totals[_UNDER_COUNT] += k
+
+
+@njit(cache=True)
+def record(
+    m: EntryMetrics,
+    t: float,
+    host_cur: FloatArray,
+    host_req: FloatArray,
+    lists: HostLists,
+    vm_alloc: FloatArray,
+    request: FloatArray,
+    in_migration: BoolArray,
+) -> None:
+    """Record the entries of every host and of every hosted VM at instant ``t``."""
+    last = m.totals[_LAST_TIME]
+    if t > last:
+        if last >= 0.0:
+            _finalise(m, t)
+        m.vm_has_entry[:] = False
+    m.totals[_LAST_TIME] = t
+    m.host_cur[:] = host_cur
+    m.host_req[:] = host_req
+    for h in range(host_cur.size):
+        m.host_active[h] = host_cur[h] > 0.0
+    vms = request.size
+    for h in range(host_cur.size):
+        node = lists.head[h]
+        while node >= 0:
+            if node < vms:
+                m.vm_has_entry[node] = True
+                m.vm_alloc[node] = vm_alloc[node]
+                m.vm_req[node] = request[node]
+                m.vm_migrating[node] = in_migration[node]
+            node = lists.nxt[node]
+
+
+def drop_vms(m: EntryMetrics, vm_ids: IntArray) -> None:
+    """Removed VMs keep their last entry but get no successor, so it is never counted."""
+    m.vm_has_entry[vm_ids] = False
+
+
+@njit(cache=True)
+def close(m: EntryMetrics) -> None:
+    """Count the transitions of the final entries (no time is added)."""
+    if m.totals[_LAST_TIME] >= 0.0:
+        _count_transitions(m, m.totals[_LAST_TIME])
