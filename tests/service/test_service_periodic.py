@@ -149,13 +149,56 @@ def test_a_failing_task_is_logged_and_does_not_stop_the_others(
 ) -> None:
     clock = VirtualClock()
     manager = Flaky(clock)
-    with caplog.at_level(logging.ERROR, logger="fleetwise.service.periodic"):
+    with caplog.at_level(logging.INFO, logger="fleetwise.service.periodic"):
         drive(manager, clock, until=30, step=10)
     assert [name for name, _ in manager.runs] == ["first", "broken", "last"] * 3
-    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(failures) == 3
+    # The first failure carries the traceback; a repeat is one line, at the 2nd, 4th, … run.
+    failures = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in failures] == [logging.ERROR, logging.WARNING]
     assert all("Flaky.broken" in r.getMessage() for r in failures)
-    assert all(r.exc_info is not None and r.exc_info[0] is RuntimeError for r in failures)
+    assert failures[0].exc_info is not None and failures[0].exc_info[0] is RuntimeError
+    assert failures[1].exc_info is None
+    assert "2 times in a row" in failures[1].getMessage()
+    assert "RuntimeError: disk on fire" in failures[1].getMessage()
+
+
+class Outage(Recorder):
+    """Fails while ``errors`` holds messages, one per run."""
+
+    def __init__(self, clock: Clock, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(clock)
+
+    @periodic_task(spacing=10)
+    def sync(self) -> None:
+        self.note("sync")
+        if self.errors:
+            raise ConnectionError(self.errors.pop(0))
+
+
+def test_a_new_error_gets_a_traceback_and_recovery_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock()
+    manager = Outage(clock, ["db down", "db down", "db refused", "db refused"])
+    with caplog.at_level(logging.INFO, logger="fleetwise.service.periodic"):
+        drive(manager, clock, until=60, step=10)
+    records = [(r.levelno, r.exc_info is not None) for r in caplog.records]
+    assert records == [
+        (logging.ERROR, True),  # db down
+        (logging.WARNING, False),  # db down again
+        (logging.ERROR, True),  # a different error
+        (logging.WARNING, False),
+        (logging.INFO, False),  # recovered
+    ]
+    assert "works again after 4 failure(s)" in caplog.records[-1].getMessage()
+    caplog.clear()
+    manager.errors.append("db down")
+    with caplog.at_level(logging.INFO, logger="fleetwise.service.periodic"):
+        drive(manager, clock, until=80, step=10)
+    # after a recovery the same error is new again
+    first = caplog.records[0]
+    assert first.levelno == logging.ERROR and first.exc_info is not None
 
 
 def test_raise_on_error_propagates_and_still_advances_the_schedule() -> None:
@@ -393,6 +436,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(service.__all__) == sorted(
         [
             "Clock",
+            "FailureStreak",
             "DEFAULT_JITTER_FRACTION",
             "DEFAULT_MAX_IDLE",
             "DEFAULT_SPACING",

@@ -38,6 +38,7 @@ from fleetwise.drivers.hypervisor.base import Hypervisor
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import DriverError, InputError
+from fleetwise.service import FailureStreak
 from fleetwise.service.clock import RealClock, WallClock
 from fleetwise.service.manager import Manager, ServiceRunner
 
@@ -124,6 +125,10 @@ class Agent(Manager):
             clock_speed=clock_speed,
         )
         self._known_vms: frozenset[str] | None = None
+        # an unreachable hypervisor or controller is logged once per doubling of the outage
+        self._collect_failures = FailureStreak(logger, "collection")
+        self._heartbeat_failures = FailureStreak(logger, "listing VMs for the heartbeat")
+        self._describe_failures = FailureStreak(logger, "describing this host to the controller")
         intervals = config.intervals
         self.add_periodic_task(self.collect, spacing=intervals.collect_s, run_immediately=True)
         self.add_periodic_task(self.heartbeat, spacing=intervals.heartbeat_s)
@@ -170,8 +175,9 @@ class Agent(Manager):
         try:
             collection = self.collector.collect()
         except DriverError as exc:
-            logger.error("collection failed: %s", exc)
+            self._collect_failures.failed(exc)
             return
+        self._collect_failures.succeeded()
         present = frozenset(vm.uuid for vm in collection.vms)
         if present != self._known_vms:
             self.reporter.vms_changed(collection.vms)
@@ -195,8 +201,9 @@ class Agent(Manager):
         try:
             vms = self.hypervisor.list_vms()
         except DriverError as exc:
-            logger.error("cannot list VMs for the heartbeat: %s", exc)
+            self._heartbeat_failures.failed(exc)
             return
+        self._heartbeat_failures.succeeded()
         self.reporter.heartbeat(vms)
 
     def assignments(self) -> None:
@@ -209,8 +216,9 @@ class Agent(Manager):
         try:
             self.reporter.deliver()
         except DriverError as exc:
-            logger.error("cannot describe this host to the controller: %s", exc)
+            self._describe_failures.failed(exc)
             return
+        self._describe_failures.succeeded()
         self.executor.report_results()
 
 

@@ -12,6 +12,7 @@ from fleetwise.service.periodic import (
     TaskSchedule,
     periodic_task,
 )
+from fleetwise.service.streak import FailureStreak
 
 __all__ = [
     "DEFAULT_JITTER_FRACTION",
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_SPACING",
     "MIN_JITTER_SPACING",
     "Clock",
+    "FailureStreak",
     "Manager",
     "PeriodicTaskSpec",
     "PeriodicTasks",

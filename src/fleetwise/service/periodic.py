@@ -16,7 +16,10 @@ Schedule of one task with spacing ``s``:
 * Due tasks run in definition order (parent class first, then subclass, then tasks added with
   :meth:`PeriodicTasks.add_periodic_task`). An exception in one task is logged with its name and
   the others still run; ``raise_on_error=True`` re-raises instead. ``KeyboardInterrupt`` and
-  ``SystemExit`` always propagate.
+  ``SystemExit`` always propagate. Repeated failures of a task are logged as a
+  :class:`~fleetwise.service.streak.FailureStreak`: a new error with its traceback, the
+  same error again only at the 2nd, 4th, 8th, … run in a row, and the recovery in one
+  line, so an outage of a peer cannot flood the log.
 
 Tasks are called with no arguments (``self`` aside) and their return value is ignored. A
 subclass may redefine a task: a decorated redefinition replaces the parent's schedule, an
@@ -35,6 +38,7 @@ from typing import Any, ClassVar, Final, TypeVar, overload
 
 from fleetwise.errors import ParameterError
 from fleetwise.service.clock import Clock
+from fleetwise.service.streak import FailureStreak
 
 __all__ = [
     "DEFAULT_JITTER_FRACTION",
@@ -101,6 +105,7 @@ class _Scheduled:
     origin: float | None  # grid origin; None until the first run of a run_immediately task
     period: int  # grid index of the last run (0 before the first one)
     next_due: float
+    failures: FailureStreak | None = None
 
 
 @overload
@@ -265,10 +270,16 @@ class PeriodicTasks:
             logger.debug("running periodic task %s.%s", type(self).__name__, task.name)
             try:
                 task.call()
-            except Exception:
+            except Exception as exc:
                 if raise_on_error:
                     raise
-                logger.exception("periodic task %s.%s failed", type(self).__name__, task.name)
+                if task.failures is None:
+                    what = f"periodic task {type(self).__name__}.{task.name}"
+                    task.failures = FailureStreak(logger, what, traceback=True)
+                task.failures.failed(exc)
+            else:
+                if task.failures is not None:
+                    task.failures.succeeded()
         return self.idle_time(now)
 
     def idle_time(self, now: float) -> float:
