@@ -141,3 +141,13 @@ def test_kernel_cache_is_dropped_when_a_source_changes(
     (tmp_path / "kernels.py").write_text("A = 2\n")
     cloudsim_package._drop_stale_kernel_cache()
     assert not kept.exists(), "a changed source drops it"
+
+
+def test_kernels_count_as_cached_once_numba_wrote_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cloudsim_package, "_PACKAGE", tmp_path)
+    assert not cloudsim_package.kernels_cached()
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "engine.f-3.py311.nbi").write_text("index")
+    assert cloudsim_package.kernels_cached()

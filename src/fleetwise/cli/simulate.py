@@ -55,6 +55,15 @@ def _results_table(result: SimulationResult) -> Table:
     return table
 
 
+def _announce_compilation(model: str) -> None:
+    from fleetwise.sim.cloudsim import kernels_cached
+
+    if model == "cloudsim" and not kernels_cached():
+        err_console.print(
+            "compiling the simulator's kernels (once per installation, about a minute)…"
+        )
+
+
 def simulate(
     day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
     policy: Annotated[str, typer.Option(help="npa, dvfs or e.g. lr-mmt-1.2.")] = "lr-mmt-1.2",
@@ -74,6 +83,7 @@ def simulate(
 
     parse_policy(policy)  # fail fast, before any output
     trace_set = load_traces(day=None if traces else day, folder=traces)
+    _announce_compilation(model)
     with _progress() as bar:
         task = bar.add_task(f"simulating {policy}", total=None)
 
@@ -112,6 +122,7 @@ def sweep(
         if policies.strip() == "table5"
         else [p.strip() for p in policies.split(",") if p.strip()]
     )
+    _announce_compilation(model)
     with _progress() as bar:
         task = bar.add_task("simulations", total=len(day_list) * len(names))
         medians = run_sweep(

@@ -42,4 +42,9 @@ def _drop_stale_kernel_cache() -> None:
         return
 
 
+def kernels_cached() -> bool:
+    """Whether compiled kernels are cached next to the sources (else the first run compiles)."""
+    return any((_PACKAGE / "__pycache__").glob("*.nbi"))
+
+
 _drop_stale_kernel_cache()
