@@ -16,98 +16,117 @@ the results equal the Java values bit for bit:
 * ``SS_tot`` is the incremental second moment of ``y`` (Welford's update), and
   ``R² = 1 - RSS/SS_tot``: ``-inf`` or NaN for a constant ``y``.
 
-Every sum runs left to right from ``+0.0``, as a Java accumulation loop does. The ``n``
-regressions are evaluated together along a leading batch axis; element-wise NumPy
-operations round exactly like the scalar Java ones.
+Every sum runs left to right from ``+0.0``, as a Java accumulation loop does. The
+loops are compiled (numba, with numpy's floating-point error model: no exceptions,
+infinities and NaN as IEEE-754 gives them); each operation rounds exactly like the
+scalar Java one.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from fleetwise.core.types import FloatArray
 
 __all__ = ["householder_r_squared"]
 
 
-def _running_sum(terms: FloatArray) -> FloatArray:
-    """``0 + t_0 + t_1 + …`` along the last axis, strictly left to right.
-
-    Starting the accumulation at ``t_0`` instead of ``+0`` only differs when every term
-    is a zero, where the leading ``+0`` would make the sum ``+0``: adding ``0.0``
-    restores that.
-    """
-    total: FloatArray = np.add.accumulate(terms, axis=-1)[..., -1] + 0.0
-    return total
-
-
-def _running_negated_sum(terms: FloatArray) -> FloatArray:
-    """``0 - t_0 - t_1 - …`` along the last axis, strictly left to right.
-
-    Round-to-nearest is symmetric, so each partial difference is the negated partial
-    sum, and both are ``+0`` when they vanish.
-    """
-    total: FloatArray = 0.0 - np.add.accumulate(terms, axis=-1)[..., -1]
-    return total
-
-
-def _second_moment(samples: FloatArray) -> FloatArray:
-    """Sum of squared deviations of each row of ``samples``, by the incremental update."""
-    mean = np.zeros(samples.shape[0])
-    moment = np.zeros(samples.shape[0])
-    for count in range(1, samples.shape[1] + 1):
-        deviation = samples[:, count - 1] - mean
+@njit(cache=True, error_model="numpy")
+def _second_moment(samples: FloatArray) -> float:
+    """Sum of squared deviations of ``samples``, by the incremental (Welford) update."""
+    mean = 0.0
+    moment = 0.0
+    for count in range(1, samples.size + 1):
+        deviation = samples[count - 1] - mean
         scaled = deviation / float(count)
         mean = mean + scaled
         moment = moment + (float(count) - 1.0) * deviation * scaled
     return moment
 
 
-def _designs(columns: FloatArray) -> FloatArray:
-    """Transposed designs, shape ``(n, n, m)``: ``[i, 0]`` is ones, ``[i, 1:]`` the others."""
+@njit(cache=True, error_model="numpy")
+def _design(columns: FloatArray, target: int) -> FloatArray:
+    """Transposed design of column ``target``: ones, then every other column in order."""
     m, n = columns.shape
-    others = np.array([[j for j in range(n) if j != i] for i in range(n)], dtype=np.intp)
-    designs = np.ones((n, n, m))
-    designs[:, 1:, :] = columns.T[others]
-    return designs
+    design = np.ones((n, m))
+    row = 1
+    for j in range(n):
+        if j != target:
+            design[row] = columns[:, j]
+            row += 1
+    return design
 
 
-def _factorise(qrt: FloatArray) -> FloatArray | None:
-    """Householder QR of every transposed design in place; R's diagonal, or None if singular."""
-    batch, width, _ = qrt.shape
-    diagonal = np.empty((batch, width))
+@njit(cache=True, error_model="numpy")
+def _factorise(qrt: FloatArray, diagonal: FloatArray) -> bool:
+    """Householder QR of a transposed design in place; False if it is exactly singular."""
+    width, m = qrt.shape
     for k in range(width):
-        pivot_column = qrt[:, k, k:]
-        norm = np.sqrt(_running_sum(pivot_column * pivot_column))
-        a = np.where(pivot_column[:, 0] > 0.0, -norm, norm)
-        if (a == 0.0).any():
-            return None
-        diagonal[:, k] = a
-        qrt[:, k, k] -= a
-        if k + 1 < width:
-            later = qrt[:, k + 1 :, k:]
-            alpha = _running_negated_sum(later * pivot_column[:, None, :])
-            alpha = alpha / (a * qrt[:, k, k])[:, None]
-            later -= alpha[:, :, None] * pivot_column[:, None, :]
-    return diagonal
+        squares = 0.0
+        for r in range(k, m):
+            squares += qrt[k, r] * qrt[k, r]
+        norm = math.sqrt(squares)
+        a = -norm if qrt[k, k] > 0.0 else norm
+        if a == 0.0:
+            return False
+        diagonal[k] = a
+        qrt[k, k] -= a
+        for c in range(k + 1, width):
+            dot = 0.0
+            for r in range(k, m):
+                dot += qrt[c, r] * qrt[k, r]
+            alpha = (0.0 - dot) / (a * qrt[k, k])
+            for r in range(k, m):
+                qrt[c, r] -= alpha * qrt[k, r]
+    return True
 
 
-def _solve(qrt: FloatArray, diagonal: FloatArray, targets: FloatArray) -> FloatArray:
-    """Least-squares coefficients of each target from its factorised design."""
-    batch, width, _ = qrt.shape
-    y = targets.copy()
+@njit(cache=True, error_model="numpy")
+def _solve(qrt: FloatArray, diagonal: FloatArray, target: FloatArray) -> FloatArray:
+    """Least-squares coefficients of ``target`` from its factorised design."""
+    width, m = qrt.shape
+    y = target.copy()
     for k in range(width):
-        reflector = qrt[:, k, k:]
-        dot = _running_sum(y[:, k:] * reflector)
-        dot = dot / (diagonal[:, k] * reflector[:, 0])
-        y[:, k:] += dot[:, None] * reflector
-    beta = np.empty((batch, width))
+        dot = 0.0
+        for r in range(k, m):
+            dot += y[r] * qrt[k, r]
+        dot = dot / (diagonal[k] * qrt[k, k])
+        for r in range(k, m):
+            y[r] += dot * qrt[k, r]
+    beta = np.empty(width)
     for row in range(width - 1, -1, -1):
-        y[:, row] /= diagonal[:, row]
-        value = y[:, row].copy()
-        beta[:, row] = value
-        y[:, :row] -= value[:, None] * qrt[:, row, :row]
+        y[row] /= diagonal[row]
+        value = y[row]
+        beta[row] = value
+        for r in range(row):
+            y[r] -= value * qrt[row, r]
     return beta
+
+
+@njit(cache=True, error_model="numpy")
+def _all_r_squared(columns: FloatArray) -> tuple[bool, FloatArray]:
+    m, n = columns.shape
+    scores = np.empty(n)
+    diagonal = np.empty(n)
+    for i in range(n):
+        design = _design(columns, i)
+        qrt = design.copy()
+        if not _factorise(qrt, diagonal):
+            return False, scores
+        target = columns[:, i].copy()
+        beta = _solve(qrt, diagonal, target)
+        rss = 0.0
+        for r in range(m):
+            fitted = 0.0
+            for c in range(n):
+                fitted += design[c, r] * beta[c]
+            residual = target[r] - fitted
+            rss += residual * residual
+        scores[i] = 1.0 - rss / _second_moment(target)
+    return True, scores
 
 
 def householder_r_squared(columns: FloatArray) -> FloatArray | None:
@@ -119,16 +138,5 @@ def householder_r_squared(columns: FloatArray) -> FloatArray | None:
     m, n = columns.shape
     if not 2 <= n <= m:
         raise ValueError(f"need 2 <= columns <= rows, got {n} columns and {m} rows")
-    targets = np.ascontiguousarray(columns.T, dtype=np.float64)
-    designs = _designs(targets.T)
-    with np.errstate(all="ignore"):
-        qrt = designs.copy()
-        diagonal = _factorise(qrt)
-        if diagonal is None:
-            return None
-        beta = _solve(qrt, diagonal, targets)
-        fitted = _running_sum(np.swapaxes(designs * beta[:, :, None], 1, 2))
-        residuals = targets - fitted
-        rss = _running_sum(residuals * residuals)
-        r_squared: FloatArray = 1.0 - rss / _second_moment(targets)
-    return r_squared
+    regular, scores = _all_r_squared(np.ascontiguousarray(columns, dtype=np.float64))
+    return scores if regular else None

@@ -70,6 +70,15 @@ class McParams(Params):
         return name
 
 
+def _all_valid(vms: tuple[VmObservation, ...], histories: list[FloatArray]) -> bool:
+    """Every capacity positive and every history one-dimensional and finite (checked at once)."""
+    if not all(math.isfinite(vm.capacity) and vm.capacity > 0.0 for vm in vms):
+        return False
+    if any(history.ndim != 1 for history in histories):
+        return False
+    return bool(np.isfinite(np.concatenate(histories)).all())
+
+
 def relative_history_columns(vms: tuple[VmObservation, ...]) -> FloatArray:
     """Utilisation matrix, shape ``(m, n)``: the ``m`` newest samples, newest first.
 
@@ -77,11 +86,14 @@ def relative_history_columns(vms: tuple[VmObservation, ...]) -> FloatArray:
     history that is not a one-dimensional array of finite numbers.
     """
     histories = [np.asarray(vm.cpu_history, dtype=np.float64) for vm in vms]
-    for vm, history in zip(vms, histories, strict=True):
-        if not (math.isfinite(vm.capacity) and vm.capacity > 0.0):
-            raise InputError(f"VM {vm.vm_id!r} has capacity {vm.capacity!r}; it must be > 0")
-        if history.ndim != 1 or not np.isfinite(history).all():
-            raise InputError(f"VM {vm.vm_id!r}: the CPU history must be a list of finite numbers")
+    if not _all_valid(vms, histories):
+        for vm, history in zip(vms, histories, strict=True):
+            if not (math.isfinite(vm.capacity) and vm.capacity > 0.0):
+                raise InputError(f"VM {vm.vm_id!r} has capacity {vm.capacity!r}; it must be > 0")
+            if history.ndim != 1 or not np.isfinite(history).all():
+                raise InputError(
+                    f"VM {vm.vm_id!r}: the CPU history must be a list of finite numbers"
+                )
     m = min(history.size for history in histories)
     newest_first = [
         history[::-1][:m] / vm.capacity for vm, history in zip(vms, histories, strict=True)

@@ -124,6 +124,13 @@ class Optimizer:
     def _select_each(self, w: Working, fleet: Fleet, over: BoolArray, tick: int) -> IntArray:
         """Selection by a policy that sees all the host's VMs at every choice."""
         selected: list[int] = []
+        observations: dict[int, VmObservation] = {}  # histories do not change within a tick
+
+        def observe(v: int) -> VmObservation:
+            if v not in observations:
+                observations[v] = self._observation(v)
+            return observations[v]
+
         for host in np.flatnonzero(over):
             h = int(host)
             pick = 0
@@ -133,7 +140,7 @@ class Optimizer:
                     break
                 seed = ((self.seed * 1_000_003 + tick) * 1_000_003 + h) * 1_000_003 + pick
                 pick += 1
-                observed = tuple(self._observation(int(v)) for v in vms)
+                observed = tuple(observe(int(v)) for v in vms)
                 index = self.select(observed, SelectionContext(seed=seed))
                 if index is None:
                     break
