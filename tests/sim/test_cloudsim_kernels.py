@@ -23,7 +23,7 @@ from fleetwise.traces.loader import TraceSet
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(finite, max_size=700))
 def test_pairwise_sum_is_numpys_sum_to_the_last_bit(values: list[float]) -> None:
     array = np.asarray(values, dtype=np.float64)
@@ -33,7 +33,7 @@ def test_pairwise_sum_is_numpys_sum_to_the_last_bit(values: list[float]) -> None
 histories = st.lists(st.floats(0.0, 1.5, allow_subnormal=False), max_size=30)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(
     kind=st.sampled_from(["thr", "mad", "iqr", "lr", "lrr"]),
     param=st.floats(0.5, 3.0),
@@ -48,7 +48,7 @@ def test_compiled_rule_decides_as_the_readable_detector(
     assert overloaded(rule_for(kind, param), h, rho) == reference
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(y=st.lists(st.floats(0.0, 1.5, allow_subnormal=False), min_size=10, max_size=10))
 def test_weighted_regression_predicts_as_the_core_fit(y: list[float]) -> None:
     x = np.arange(1.0, 11.0)
@@ -67,7 +67,6 @@ def test_weighted_regression_predicts_as_the_core_fit(y: list[float]) -> None:
 operations = st.lists(st.tuples(st.booleans(), st.integers(0, 11), st.integers(0, 3)), max_size=60)
 
 
-@settings(deadline=None)
 @given(operations)
 def test_host_lists_behave_as_python_lists(ops: list[tuple[bool, int, int]]) -> None:
     lists = new_host_lists(4, 12)

@@ -11,7 +11,7 @@ host up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -174,18 +174,23 @@ class _Model:
 BoolArray = npt.NDArray[np.bool_]
 
 
-def _place(
-    model: _Model,
-    vm_ids: list[str],
-    targets: npt.NDArray[np.intp],
-    config: GlobalManagerConfig,
-    all_or_nothing: bool,
-) -> Placement:
-    vms = tuple(VmDemand(v, model.vms[v].cpu, model.vms[v].ram) for v in vm_ids)
-    params: dict[str, Any] = dict(config.placement.params) | {"all_or_nothing": all_or_nothing}
-    place = PLACEMENT.build(config.placement.name, params)
-    result: Placement = place(model.table.take(targets), vms)
-    return result
+class _Placer:
+    """The configured placement algorithm, built once per round for both modes."""
+
+    def __init__(self, config: GlobalManagerConfig) -> None:
+        self._built = {
+            flag: PLACEMENT.build(
+                config.placement.name, dict(config.placement.params) | {"all_or_nothing": flag}
+            )
+            for flag in (False, True)
+        }
+
+    def __call__(
+        self, model: _Model, vm_ids: list[str], targets: npt.NDArray[np.intp], all_or_nothing: bool
+    ) -> Placement:
+        vms = tuple(VmDemand(v, model.vms[v].cpu, model.vms[v].ram) for v in vm_ids)
+        result: Placement = self._built[all_or_nothing](model.table.take(targets), vms)
+        return result
 
 
 def plan_reallocation(
@@ -195,6 +200,7 @@ def plan_reallocation(
 ) -> Solution:
     """Plan this round's migrations and power changes."""
     model = _Model(snapshot)
+    place = _Placer(config)
     moves: dict[str, Migration] = {}
     wake: list[str] = []
     notes: list[str] = []
@@ -243,7 +249,7 @@ def plan_reallocation(
                 by_vm[v] = req.host_id
     if by_vm:
         targets = eligible(overloaded | underloaded, allow_asleep=True, need_vms=False)
-        placement = _place(model, list(by_vm), targets, config, all_or_nothing=False)
+        placement = place(model, list(by_vm), targets, all_or_nothing=False)
         for vm_id, dst in placement.assignments.items():
             move(vm_id, by_vm[vm_id], dst)
         apply(Placement(wake=placement.wake), "")
@@ -255,7 +261,7 @@ def plan_reallocation(
         if not vm_ids:
             continue
         targets = eligible({host_id} | overloaded, allow_asleep=True, need_vms=False)
-        placement = _place(model, vm_ids, targets, config, all_or_nothing=False)
+        placement = place(model, vm_ids, targets, all_or_nothing=False)
         apply(placement, host_id)
         if placement.unplaced:
             notes.append(f"{host_id}: cannot drain {', '.join(placement.unplaced)}")
@@ -269,7 +275,7 @@ def plan_reallocation(
             continue
         # Hosts being relieved this round are no targets: VMs would race the ones leaving.
         targets = eligible({req.host_id} | emptied | overloaded, allow_asleep=False, need_vms=True)
-        placement = _place(model, vm_ids, targets, config, all_or_nothing=True)
+        placement = place(model, vm_ids, targets, all_or_nothing=True)
         if placement.complete:
             apply(placement, req.host_id)
             emptied.add(req.host_id)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
+from fleetwise.core.fit import best_fit, cheapest_power_increase, smallest_sleeping
 from fleetwise.core.power import LinearPowerModel, PowerModel, interpolate_tables
 from fleetwise.core.registry import AlgorithmSpec, Params, Registry
 from fleetwise.core.types import FloatArray
@@ -222,14 +223,12 @@ def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdP
             if pos < len(ranked):
                 index = ranked.pop(pos)[2]
         else:
-            fits = np.flatnonzero(awake & (cpu_free >= vm.cpu) & (ram_free >= vm.ram))
-            if fits.size:
-                index = int(fits[np.lexsort((fits, ram_free[fits], cpu_free[fits]))[0]])
+            index = best_fit(awake, cpu_free, ram_free, vm.cpu, vm.ram)
         if index < 0:
-            sleeping = np.flatnonzero(~awake & (cpu_free >= vm.cpu) & (ram_free >= vm.ram))
-            if sleeping.size:
-                keys = (sleeping, table.ram_total[sleeping], table.cpu_total[sleeping])
-                index = int(sleeping[np.lexsort(keys)[0]])
+            index = smallest_sleeping(
+                awake, cpu_free, ram_free, table.cpu_total, table.ram_total, vm.cpu, vm.ram
+            )
+            if index >= 0:
                 awake[index] = True
                 woken.append(index)
         if index < 0:
@@ -274,22 +273,21 @@ def power_aware_best_fit_decreasing(
     chosen: dict[str, int] = {}
     woken: list[int] = []
     unplaced: list[str] = []
+    flat_tables = np.ascontiguousarray(tables).reshape(-1)
     for vm in order:
-        fits = np.flatnonzero((cpu_free >= vm.cpu) & (ram_free >= vm.ram))
-        if not fits.size:
+        index, after = cheapest_power_increase(
+            cpu_free, ram_free, used, table.cpu_total, flat_tables, before, vm.cpu, vm.ram
+        )
+        if index < 0:
             unplaced.append(vm.vm_id)
             continue
-        u_after = np.clip((used[fits] + vm.cpu) / table.cpu_total[fits], 0.0, 1.0)
-        after = interpolate_tables(tables[fits], u_after)
-        best = int(np.argmin(after - before[fits]))
-        index = int(fits[best])
         if not awake[index]:
             awake[index] = True
             woken.append(index)
         cpu_free[index] -= vm.cpu
         ram_free[index] -= vm.ram
         used[index] += vm.cpu
-        before[index] = after[best]
+        before[index] = after
         chosen[vm.vm_id] = index
     return _finish(table, chosen, woken, unplaced, params.all_or_nothing)
 

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists, append, new_host_lists, unlink
-from fleetwise.sim.cloudsim.kernels import power_at
 from fleetwise.sim.cloudsim.rules import THR, Rule, overloaded
 
 __all__ = [

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists
 
 __all__ = [
@@ -86,19 +87,6 @@ def pairwise_sum(values: FloatArray) -> float:
             spans[depth, 0], spans[depth, 1] = lo + half, n - half
         spans[depth, 2] = 0
     return float(partial[0])
-
-
-@njit(cache=True)
-def power_at(flat_tables: FloatArray, host: int, u: float) -> float:
-    """Host ``host``'s power at utilisation ``u`` from its 11-point SPECpower table."""
-    base = host * 11
-    if np.fmod(u, 0.1) == 0.0:
-        return float(flat_tables[base + int(u * 10)])
-    scaled = u * 10
-    lo = math.floor(scaled)
-    hi = math.ceil(scaled)
-    p_lo = flat_tables[base + lo]
-    return float(p_lo + (flat_tables[base + hi] - p_lo) / 10 * (u - lo / 10) * 100)
 
 
 @njit(cache=True)
