@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["best_fit", "cheapest_power_increase", "power_at", "smallest_sleeping"]
+__all__ = ["cheapest_power_increase", "least_fitting", "power_at"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -33,42 +33,29 @@ def power_at(flat_tables: FloatArray, host: int, u: float) -> float:
 
 
 @njit(cache=True)
-def best_fit(
-    awake: BoolArray, cpu_free: FloatArray, ram_free: FloatArray, cpu: float, ram: float
-) -> int:
-    """The awake host that fits and has the least free CPU, then RAM; -1 if none fits."""
-    best = -1
-    for i in range(cpu_free.size):
-        if not awake[i] or cpu_free[i] < cpu or ram_free[i] < ram:
-            continue
-        if (
-            best < 0
-            or cpu_free[i] < cpu_free[best]
-            or (cpu_free[i] == cpu_free[best] and ram_free[i] < ram_free[best])
-        ):
-            best = i
-    return best
-
-
-@njit(cache=True)
-def smallest_sleeping(
+def least_fitting(
     awake: BoolArray,
+    want_awake: bool,
     cpu_free: FloatArray,
     ram_free: FloatArray,
-    cpu_total: FloatArray,
-    ram_total: FloatArray,
+    first_key: FloatArray,
+    second_key: FloatArray,
     cpu: float,
     ram: float,
 ) -> int:
-    """The sleeping host that fits with the least total CPU, then RAM; -1 if none fits."""
+    """Among hosts awake (or asleep) that fit, the least ``(first_key, second_key)``; or -1.
+
+    BFD takes the awake host with the least free CPU, then RAM, and else wakes the
+    sleeping host with the least total CPU, then RAM.
+    """
     best = -1
     for i in range(cpu_free.size):
-        if awake[i] or cpu_free[i] < cpu or ram_free[i] < ram:
+        if awake[i] != want_awake or cpu_free[i] < cpu or ram_free[i] < ram:
             continue
         if (
             best < 0
-            or cpu_total[i] < cpu_total[best]
-            or (cpu_total[i] == cpu_total[best] and ram_total[i] < ram_total[best])
+            or first_key[i] < first_key[best]
+            or (first_key[i] == first_key[best] and second_key[i] < second_key[best])
         ):
             best = i
     return best

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from fleetwise.core.fit import best_fit, cheapest_power_increase, smallest_sleeping
+from fleetwise.core.fit import cheapest_power_increase, least_fitting
 from fleetwise.core.power import LinearPowerModel, PowerModel, interpolate_tables
 from fleetwise.core.registry import AlgorithmSpec, Params, Registry
 from fleetwise.core.types import FloatArray
@@ -223,10 +223,12 @@ def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdP
             if pos < len(ranked):
                 index = ranked.pop(pos)[2]
         else:
-            index = best_fit(awake, cpu_free, ram_free, vm.cpu, vm.ram)
+            index = least_fitting(
+                awake, True, cpu_free, ram_free, cpu_free, ram_free, vm.cpu, vm.ram
+            )
         if index < 0:
-            index = smallest_sleeping(
-                awake, cpu_free, ram_free, table.cpu_total, table.ram_total, vm.cpu, vm.ram
+            index = least_fitting(
+                awake, False, cpu_free, ram_free, table.cpu_total, table.ram_total, vm.cpu, vm.ram
             )
             if index >= 0:
                 awake[index] = True
