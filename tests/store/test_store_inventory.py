@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 
@@ -69,9 +70,24 @@ def test_register_updates_inventory_but_keeps_power_and_maintenance(store: Store
     assert [h.name for h in store.read(list_hosts)] == ["h1"]
 
 
+def test_registration_stores_and_replaces_the_hosts_uris(store: Store) -> None:
+    spec = host_spec("h1")
+    with_uris = dataclasses.replace(
+        spec, hypervisor_uri="qemu+tcp://h1/system", migration_uri="tcp://10.0.0.1"
+    )
+    view = store.run(register_host, with_uris, now=at(0))
+    assert (view.hypervisor_uri, view.migration_uri) == ("qemu+tcp://h1/system", "tcp://10.0.0.1")
+    moved = dataclasses.replace(spec, hypervisor_uri="qemu+ssh://h1/system")
+    store.run(register_host, moved, now=at(1))
+    again = store.read(get_host, "h1")
+    assert (again.hypervisor_uri, again.migration_uri) == ("qemu+ssh://h1/system", None)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
+        {"hypervisor_uri": ""},
+        {"migration_uri": "x" * 513},
         {"cpu_mhz": 30000},  # more than 8 × 2400
         {"cpu_cores": 0},
         {"mac": "00:11:22:33:44"},

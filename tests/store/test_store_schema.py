@@ -8,12 +8,24 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from store_helpers import at, host_spec
 
 from fleetwise.errors import DriverError, InputError, ParameterError
 from fleetwise.store import Store, create_engine_for, downgrade, sqlite_url, upgrade
+from fleetwise.store.coltypes import UtcDateTime
 from fleetwise.store.database import (
     current_revision,
     head_revision,
@@ -63,6 +75,46 @@ def test_upgrade_from_empty_to_head_and_back(blank_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(blank_url)  # by URL, as at start-up
         assert _tables(engine) == TABLES
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_a_populated_database_keeps_its_hosts(blank_url: str) -> None:
+    engine = create_engine_for(blank_url)
+    try:
+        upgrade(engine, "0001")
+        # the hosts table as revision 0001 has it
+        columns = ["cpu_cores", "core_mhz", "cpu_mhz", "ram_mb"]
+        hosts_0001 = Table(
+            "hosts",
+            MetaData(),
+            Column("id", Integer, primary_key=True),
+            Column("name", String(255)),
+            *(Column(name, Integer) for name in columns),
+            Column("power_state", String(32)),
+            Column("maintenance", Boolean),
+            Column("registered_at", UtcDateTime()),
+            Column("updated_at", UtcDateTime()),
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                hosts_0001.insert().values(
+                    name="h1",
+                    cpu_cores=4,
+                    core_mhz=2000,
+                    cpu_mhz=8000,
+                    ram_mb=8192,
+                    power_state="active",
+                    maintenance=False,
+                    registered_at=at(0),
+                    updated_at=at(0),
+                )
+            )
+        upgrade(engine)
+        (host,) = Store(engine).read(list_hosts)
+        assert (host.name, host.cpu_mhz, host.hypervisor_uri) == ("h1", 8000, None)
+        downgrade(engine, "0001")
+        assert "hypervisor_uri" not in {c["name"] for c in inspect(engine).get_columns("hosts")}
     finally:
         engine.dispose()
 

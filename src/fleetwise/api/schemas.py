@@ -156,6 +156,7 @@ class HostView(BaseModel):
     ram_mb: int
     vms: int
     last_heartbeat: datetime | None = None
+    hypervisor_uri: str | None = None
 
 
 class VmView(BaseModel):

@@ -2,7 +2,7 @@
 
 * :mod:`.config` – the YAML configuration; :mod:`.tokens`, :mod:`.auth` – who calls.
 * :mod:`.context` – what the API and the services share (store, clock, drivers);
-  :mod:`.serial_store`, :mod:`.endpoints`, :mod:`.power` – its parts.
+  :mod:`.serial_store`, :mod:`.power` – its parts.
 * :mod:`.api` – the FastAPI application.
 * :mod:`.global_manager` – planning rounds, through :mod:`.snapshot` (store → decision
   core) and :mod:`.plan_draft` (decision core → stored plan).

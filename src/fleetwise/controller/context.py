@@ -9,7 +9,6 @@ from datetime import datetime
 from fleetwise.controller.auth import Authenticator
 from fleetwise.controller.clock import WallClock, utc_now
 from fleetwise.controller.config import ControllerConfig
-from fleetwise.controller.endpoints import EndpointBook
 from fleetwise.controller.power import ConfiguredPower, PowerControl
 from fleetwise.controller.serial_store import SerialStore
 from fleetwise.controller.tokens import TokenHash
@@ -32,7 +31,6 @@ class ControllerContext:
     store: Store
     clock: WallClock
     power: PowerControl
-    endpoints: EndpointBook
     auth: Authenticator
     started_at: datetime = field(init=False)
 
@@ -74,6 +72,5 @@ def build_context(
         store=store,
         clock=clock if clock is not None else RealClock(),
         power=power if power is not None else ConfiguredPower(config, registered_mac),
-        endpoints=EndpointBook(config.state_dir / "endpoints.json"),
         auth=Authenticator(TokenHash.parse(config.admin_token_hash), config.agent_token_hashes()),
     )

@@ -34,7 +34,8 @@ from fleetwise.store.controller_ops import (
     succeed_action,
     unfinished_migrations,
 )
-from fleetwise.store.errors import ConflictError
+from fleetwise.store.errors import ConflictError, NotFoundError
+from fleetwise.store.inventory import get_host
 from fleetwise.store.plans import get_action
 from fleetwise.store.views import ActionView, MigrationView, VmView
 
@@ -90,7 +91,7 @@ def attempt_migration(
             final=True,
         )
         return
-    if context.endpoints.get(destination) is None:
+    if _destination_uris(context, destination) is None:
         store.run(
             fail_attempt,
             action.id,
@@ -142,6 +143,17 @@ def resolve_migrations(context: ControllerContext, now: datetime, warned: set[in
             )
 
 
+def _destination_uris(context: ControllerContext, host: str) -> tuple[str, str | None] | None:
+    """The hypervisor and migration URIs ``host``'s agent registered, if it did."""
+    try:
+        view = context.store.read(get_host, host)
+    except NotFoundError:
+        return None
+    if view.hypervisor_uri is None:
+        return None
+    return view.hypervisor_uri, view.migration_uri
+
+
 def assignments_for(context: ControllerContext, host: str, now: datetime) -> list[Assignment]:
     """The migrations ``host``'s agent must run now."""
     timeout = context.config.migration_timeout_s
@@ -152,16 +164,16 @@ def assignments_for(context: ControllerContext, host: str, now: datetime) -> lis
         if migration.started_at < context.started_at:
             continue  # outcome unknown since a restart: settled from reports only
         remaining = timeout - (now - migration.started_at).total_seconds()
-        endpoint = context.endpoints.get(migration.destination_host)
-        if remaining <= 0 or endpoint is None:
+        uris = _destination_uris(context, migration.destination_host)
+        if remaining <= 0 or uris is None:
             continue
         out.append(
             Assignment(
                 action_id=migration.action_id,
                 vm_uuid=migration.vm_uuid,
                 destination_host=migration.destination_host,
-                destination_uri=endpoint.hypervisor_uri,
-                migration_uri=endpoint.migration_uri,
+                destination_uri=uris[0],
+                migration_uri=uris[1],
                 timeout_s=remaining,
             )
         )

@@ -72,6 +72,8 @@ def register_host(session: Session, spec: HostSpec, *, now: datetime) -> HostVie
     host.mac = spec.mac
     host.power_address = spec.power_address
     host.power_kind = spec.power_kind
+    host.hypervisor_uri = spec.hypervisor_uri
+    host.migration_uri = spec.migration_uri
     host.updated_at = now
     session.flush()
     return host_view(host)

@@ -89,6 +89,8 @@ class Host(Base):
     mac: Mapped[str | None] = mapped_column(String(17))
     power_address: Mapped[str | None] = mapped_column(String(255))
     power_kind: Mapped[str | None] = mapped_column(String(32))
+    hypervisor_uri: Mapped[str | None] = mapped_column(String(512))
+    migration_uri: Mapped[str | None] = mapped_column(String(512))
     power_state: Mapped[HostPowerState] = mapped_column(TextEnum(HostPowerState))
     maintenance: Mapped[bool]
     last_heartbeat: Mapped[datetime | None] = mapped_column(UtcDateTime())

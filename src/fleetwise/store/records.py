@@ -74,9 +74,15 @@ class HostSpec:
     mac: str | None = None
     power_address: str | None = None
     power_kind: str | None = None
+    hypervisor_uri: str | None = None  # where peers migrate to
+    migration_uri: str | None = None  # a separate migration URI, if any
 
     def __post_init__(self) -> None:
         _name(self.name, "host name")
+        for what in ("hypervisor_uri", "migration_uri"):
+            uri = getattr(self, what)
+            if uri is not None and not 0 < len(uri) <= 512:
+                raise ParameterError(f"{what} must be 1-512 characters")
         for what in ("cpu_cores", "core_mhz", "cpu_mhz", "ram_mb"):
             _positive(what, getattr(self, what))
         if self.cpu_mhz > self.cpu_cores * self.core_mhz:

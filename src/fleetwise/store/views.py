@@ -69,6 +69,8 @@ class HostView:
     mac: str | None
     power_address: str | None
     power_kind: str | None
+    hypervisor_uri: str | None
+    migration_uri: str | None
     power_state: HostPowerState
     maintenance: bool
     last_heartbeat: datetime | None
@@ -88,6 +90,8 @@ def host_view(host: Host) -> HostView:
         mac=host.mac,
         power_address=host.power_address,
         power_kind=host.power_kind,
+        hypervisor_uri=host.hypervisor_uri,
+        migration_uri=host.migration_uri,
         power_state=host.power_state,
         maintenance=host.maintenance,
         last_heartbeat=host.last_heartbeat,

@@ -13,7 +13,6 @@ from fleetwise.api import schemas
 from fleetwise.controller.api.convert import aware, host_out, host_spec, vm_reports
 from fleetwise.controller.api.errors import ERROR_RESPONSES
 from fleetwise.controller.api.security import ACCESS_AGENT, Context, HostAgent
-from fleetwise.controller.endpoints import Endpoint
 from fleetwise.controller.migration_actions import assignments_for
 from fleetwise.drivers.ids import check_host_name
 from fleetwise.errors import ParameterError
@@ -39,7 +38,6 @@ def register(
     view, outcome = ctx.store.run(
         register_agent, spec, vm_reports(body.vms, spec.core_mhz), now=ctx.now()
     )
-    ctx.endpoints.put(host, Endpoint(body.hypervisor_uri, body.migration_uri))
     logger.info(
         "host %s registered: %d VMs (%d new, %d moved here, %d released)",
         host,

@@ -66,6 +66,8 @@ def host_spec(name: str, body: schemas.HostRegistration) -> records.HostSpec:
         cpu_mhz=max(1, min(body.cpu_cores * core_mhz, usable)),
         ram_mb=body.ram_mb,
         mac=body.mac,
+        hypervisor_uri=body.hypervisor_uri,
+        migration_uri=body.migration_uri,
     )
 
 
@@ -94,6 +96,7 @@ def host_out(host: views.HostView, vm_count: int) -> schemas.HostView:
         ram_mb=host.ram_mb,
         vms=vm_count,
         last_heartbeat=host.last_heartbeat,
+        hypervisor_uri=host.hypervisor_uri,
     )
 
 
