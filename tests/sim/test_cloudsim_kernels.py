@@ -17,7 +17,13 @@ from fleetwise.sim.cloudsim.engine import CloudSimRun
 from fleetwise.sim.cloudsim.hostlists import append, entries, new_host_lists, unlink
 from fleetwise.sim.cloudsim.kernels import pairwise_sum
 from fleetwise.sim.cloudsim.optimize import Optimizer
-from fleetwise.sim.cloudsim.rules import _weighted_prediction, overloaded, rule_for
+from fleetwise.sim.cloudsim.rules import (
+    _weighted_prediction,
+    overloaded,
+    prediction,
+    rule_for,
+    spread,
+)
 from fleetwise.traces.loader import TraceSet
 
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
@@ -46,6 +52,18 @@ def test_compiled_rule_decides_as_the_readable_detector(
     h = np.asarray(history, dtype=np.float64)
     reference = CloudSimDetector(kind, param).overloaded(h, rho)  # type: ignore[arg-type]
     assert overloaded(rule_for(kind, param), h, rho) == reference
+
+
+@settings(max_examples=400)
+@given(history=st.lists(st.floats(0.0, 1.5, allow_subnormal=False), min_size=12, max_size=30))
+def test_compiled_spreads_and_predictions_equal_the_readable_ones_to_the_last_bit(
+    history: list[float],
+) -> None:
+    h = np.asarray(history, dtype=np.float64)
+    for kind in ("mad", "iqr"):
+        assert spread(rule_for(kind, 1.0), h) == CloudSimDetector(kind, 1.0).spread(h)
+    for kind in ("lr", "lrr"):  # 3.0.3 applies no weights: both are ordinary least squares
+        assert prediction(rule_for(kind, 1.0), h) == CloudSimDetector(kind, 1.0).prediction(h)
 
 
 @settings(max_examples=200)

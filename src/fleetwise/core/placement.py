@@ -215,6 +215,7 @@ def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdP
             (float(cpu_free[i]), float(ram_free[i]), int(i)) for i in np.flatnonzero(awake)
         )
     for vm in order:
+        cpu, ram = float(vm.cpu), float(vm.ram)  # one compiled signature for int demands too
         index = -1
         if ranked is not None:
             pos = bisect.bisect_left(ranked, (vm.cpu, -math.inf, -1))
@@ -223,12 +224,10 @@ def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdP
             if pos < len(ranked):
                 index = ranked.pop(pos)[2]
         else:
-            index = least_fitting(
-                awake, True, cpu_free, ram_free, cpu_free, ram_free, vm.cpu, vm.ram
-            )
+            index = least_fitting(awake, True, cpu_free, ram_free, cpu_free, ram_free, cpu, ram)
         if index < 0:
             index = least_fitting(
-                awake, False, cpu_free, ram_free, table.cpu_total, table.ram_total, vm.cpu, vm.ram
+                awake, False, cpu_free, ram_free, table.cpu_total, table.ram_total, cpu, ram
             )
             if index >= 0:
                 awake[index] = True
@@ -277,8 +276,9 @@ def power_aware_best_fit_decreasing(
     unplaced: list[str] = []
     flat_tables = np.ascontiguousarray(tables).reshape(-1)
     for vm in order:
+        cpu, ram = float(vm.cpu), float(vm.ram)
         index, after = cheapest_power_increase(
-            cpu_free, ram_free, used, table.cpu_total, flat_tables, before, vm.cpu, vm.ram
+            cpu_free, ram_free, used, table.cpu_total, flat_tables, before, cpu, ram
         )
         if index < 0:
             unplaced.append(vm.vm_id)

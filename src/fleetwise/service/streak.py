@@ -1,9 +1,11 @@
 """Logging of repeated failures without flooding: one line per doubling of a streak.
 
 A service retrying something every few seconds during an outage would write the same
-error at every attempt. :class:`FailureStreak` logs the first failure in full, then a
-one-line reminder at the 2nd, 4th, 8th, … consecutive failure of the same kind, and
-one line when the thing works again.
+error at every attempt. :class:`FailureStreak` counts failures in a row; it logs the
+first in full, and any failure whose error (type and message) differs from the
+previous one; a repeat of the same error only as a one-line reminder when the count
+reaches 2, 4, 8, …; and one line when the thing works again. Errors whose message
+changes at every attempt (a timing, a port) are logged each time.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class FailureStreak:
         self._error = ""
 
     def failed(self, exc: BaseException) -> None:
-        """Record a failure: in full if it is new, as a reminder if the streak doubled."""
+        """Record a failure: in full if its error is new, as a reminder if the streak doubled."""
         error = f"{type(exc).__name__}: {exc}"
         self.count += 1
         if error != self._error:

@@ -76,7 +76,7 @@ def begin(lists: HostLists, host_cur: FloatArray, host_req: FloatArray, fleet: F
     """A working copy of the lists (hosted VMs only) and host sums at a tick."""
     n = fleet.total.size
     vms = fleet.request.size
-    pool = 4 * vms + 8  # a VM is listed at most three times more during one step
+    pool = 4 * vms + 8  # each VM listed once, then at most twice more during one step
     work = new_host_lists(n, pool)
     avail = np.empty(n)
     used = 0
@@ -279,7 +279,7 @@ def _candidates(
     w: Working, fleet: Fleet, r: float, excluded: BoolArray, scan: IntArray
 ) -> tuple[IntArray, FloatArray]:
     """Hosts of ``scan`` that fit ``r`` MIPS and their power increase (idle hosts: one per type)."""
-    seen = np.zeros(64, dtype=np.bool_)
+    seen = np.zeros(fleet.stale_power.size, dtype=np.bool_)  # by host type (< hosts)
     hosts = np.empty(scan.size, dtype=np.int64)
     delta = np.empty(scan.size)
     m = 0

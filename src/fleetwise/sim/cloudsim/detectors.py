@@ -41,32 +41,33 @@ class CloudSimDetector:
         if self.kind not in ("thr", "mad", "iqr", "lr", "lrr"):
             raise UnknownNameError(f"unknown overload policy {self.kind!r}")
 
-    @property
-    def uses_history(self) -> bool:
-        return self.kind != "thr"
-
     def overloaded(self, history: FloatArray, rho: float) -> bool:
         """Decide for a host with newest-first trimmed ``history`` and utilisation ``rho``."""
-        kind = self.kind
-        if kind == "thr":
+        if self.kind == "thr":
             return rho > self.param
         n = history.size
-        if kind in ("mad", "iqr"):
+        if self.kind in ("mad", "iqr"):
             if n < 12:
                 return rho > FALLBACK_THRESHOLD
-            spread = mad(history) if kind == "mad" else iqr(history)
-            return rho > 1.0 - self.param * spread
+            return rho > 1.0 - self.param * self.spread(history)
         if n < 10:
             return rho > FALLBACK_THRESHOLD
+        return self.param * self.prediction(history) >= 1.0
+
+    def spread(self, history: FloatArray) -> float:
+        """MAD or IQR of ``history`` (at least 12 values)."""
+        return mad(history) if self.kind == "mad" else iqr(history)
+
+    def prediction(self, history: FloatArray) -> float:
+        """The next utilisation extrapolated from the newest 10 values of ``history``."""
         y = history[9::-1]
         if self.lr_weighting == "none":
             # Ordinary least squares at x = 1..10 evaluated at x = 11: ȳ + 5.5·b.
             slope = float(_CENTRED_X10 @ y) / 82.5
-            return self.param * (float(y.sum()) / 10.0 + 5.5 * slope) >= 1.0
+            return float(y.sum()) / 10.0 + 5.5 * slope
         # The 2012 weighted regression (tricube, then bisquare for LRR).
         a, b = fit_line(_X10, y, tricube_weights(10) ** 2)
-        if kind == "lrr":
+        if self.kind == "lrr":
             residuals = y - (a + b * _X10)
             a, b = fit_line(_X10, y, (tricube_weights(10) * bisquare_weights(residuals)) ** 2)
-        predicted = a + b * 11.0
-        return self.param * predicted >= 1.0
+        return a + b * 11.0

@@ -115,7 +115,7 @@ class CloudSimRun:
     def update_hosts(self, t: float, tick: bool, remove_idle: bool = True) -> None:
         """Update every host at instant ``t`` (allocation, entries, energy, idle VMs)."""
         dc, st = self.dc, self.state
-        frac, request, cur, req, energy, _ = update_instant(
+        frac, request, cur, req, energy = update_instant(
             t, t - self._last_time, self._samples_t, SCHEDULING_INTERVAL_S, dc.vm_mips, st.lists,
             dc.host_pe, dc.host_total, self._flat_tables, st.alive, st.in_migration, st.alloc,
             st.host_cur, self._npa_watts, self.metrics, remove_idle,

@@ -59,6 +59,8 @@ def append(lists: HostLists, host: int, node: int) -> None:
 def unlink(lists: HostLists, node: int) -> None:
     """Take ``node`` out of the list holding it."""
     host = lists.owner[node]
+    if host < 0:
+        raise ValueError("the node is in no list")
     before = lists.prv[node]
     after = lists.nxt[node]
     if before >= 0:

@@ -17,14 +17,14 @@ from fleetwise.sim.cloudsim.hostlists import HostLists, unlink
 from fleetwise.sim.cloudsim.kernels import allocate, charge_energy
 from fleetwise.sim.cloudsim.metrics import EntryMetrics, record
 
-__all__ = ["Instant", "requested_fraction", "update_instant"]
+__all__ = ["Instant", "update_instant"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
 @njit(cache=True)
-def requested_fraction(samples_t: FloatArray, t: float, interval: float) -> FloatArray:
+def _requested_fraction(samples_t: FloatArray, t: float, interval: float) -> FloatArray:
     """Utilisation of every VM at ``t``, interpolated between samples (rows of ``samples_t``)."""
     if t % interval == 0.0:
         exact: FloatArray = samples_t[int(t) // int(interval)].copy()
@@ -32,12 +32,15 @@ def requested_fraction(samples_t: FloatArray, t: float, interval: float) -> Floa
     i = math.floor(t / interval)
     j = math.ceil(t / interval)
     lo = samples_t[i]
+    if j == i:  # t / interval rounded to a whole number
+        exact_enough: FloatArray = lo.copy()
+        return exact_enough
     delta = (samples_t[j] - lo) / ((j - i) * interval)
     between: FloatArray = lo + delta * (t - i * interval)
     return between
 
 
-Instant = tuple[FloatArray, FloatArray, FloatArray, FloatArray, float, int]
+Instant = tuple[FloatArray, FloatArray, FloatArray, FloatArray, float]
 
 
 @njit(cache=True)
@@ -62,10 +65,10 @@ def update_instant(
     """Update every host at ``t``, ``dt`` after the last instant.
 
     Returns the VMs' requested fractions and MIPS, each host's allocated and requested
-    MIPS, the energy (W·s) since the last instant (``npa_watts`` per second if given,
-    all hosts at full power) and how many idle VMs left.
+    MIPS, and the energy (W·s) since the last instant (``npa_watts`` per second if
+    given, all hosts at full power).
     """
-    frac = requested_fraction(samples_t, t, interval)
+    frac = _requested_fraction(samples_t, t, interval)
     request = frac * vm_mips
     cur, req = allocate(lists, request, pe, total, in_migration, vm_alloc)
     energy = 0.0
@@ -75,12 +78,11 @@ def update_instant(
         else:
             energy = charge_energy(prev_cur, cur, total, flat_tables, dt)
     record(metrics, t, cur, req, lists, vm_alloc, request, in_migration)
-    removed = 0
     if remove_idle:
         for v in range(request.size):
             if alive[v] and not in_migration[v] and request[v] == 0.0:
+                # gone for good: its last entry gets no successor, so it never counts
                 alive[v] = False
                 unlink(lists, v)
                 metrics.vm_has_entry[v] = False
-                removed += 1
-    return frac, request, cur, req, energy, removed
+    return frac, request, cur, req, energy

@@ -16,14 +16,7 @@ from numba import njit
 from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists
 
-__all__ = [
-    "allocate",
-    "charge_energy",
-    "pairwise_sum",
-    "power_at",
-    "stale_power",
-    "startup_placement",
-]
+__all__ = ["allocate", "charge_energy", "pairwise_sum", "stale_power", "startup_placement"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]

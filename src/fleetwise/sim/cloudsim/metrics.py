@@ -17,7 +17,7 @@ from numba import njit
 from fleetwise.sim.cloudsim.hostlists import HostLists
 from fleetwise.sim.cloudsim.kernels import pairwise_sum
 
-__all__ = ["EntryMetrics", "close", "drop_vms", "new_metrics", "record"]
+__all__ = ["EntryMetrics", "close", "new_metrics", "record"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -171,11 +171,6 @@ def record(
                 m.vm_req[node] = request[node]
                 m.vm_migrating[node] = in_migration[node]
             node = lists.nxt[node]
-
-
-def drop_vms(m: EntryMetrics, vm_ids: IntArray) -> None:
-    """Removed VMs keep their last entry but get no successor, so it is never counted."""
-    m.vm_has_entry[vm_ids] = False
 
 
 @njit(cache=True)

@@ -4,8 +4,8 @@ The host history is the newest-first array ``H`` of summed VM utilisation histor
 (trailing zeros trimmed) and ``rho`` the host's current requested utilisation. THR,
 MAD and IQR compare ``rho`` with their threshold; LR/LRR extrapolate ``H``. Too
 little history falls back to a static 0.7 threshold. Same arithmetic as the readable
-:class:`~fleetwise.sim.cloudsim.detectors.CloudSimDetector`; the unweighted rules
-match it to the last bit, the 2012 weighted regression to rounding.
+:class:`~fleetwise.sim.cloudsim.detectors.CloudSimDetector`: spreads and unweighted
+predictions match it to the last bit, the 2012 weighted regression to rounding.
 """
 
 from __future__ import annotations
@@ -18,13 +18,24 @@ import numpy.typing as npt
 from numba import njit
 
 from fleetwise.core.overload.regression import tricube_weights
+from fleetwise.sim.cloudsim.detectors import FALLBACK_THRESHOLD
 
-__all__ = ["IQR", "LR", "LRR", "MAD", "THR", "Rule", "overloaded", "rule_for"]
+__all__ = [
+    "IQR",
+    "LR",
+    "LRR",
+    "MAD",
+    "THR",
+    "Rule",
+    "overloaded",
+    "prediction",
+    "rule_for",
+    "spread",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
 THR, MAD, IQR, LR, LRR = 0, 1, 2, 3, 4
-FALLBACK_THRESHOLD = 0.7
 _KINDS = {"thr": THR, "mad": MAD, "iqr": IQR, "lr": LR, "lrr": LRR}
 
 
@@ -132,28 +143,24 @@ def _weighted_prediction(rule: Rule, y: FloatArray) -> float:
     return a + b * 11.0
 
 
-@njit(cache=True, inline="always")
-def overloaded(rule: Rule, history: FloatArray, rho: float) -> bool:
-    """CloudSim 3.0.3's overload test on a host's trimmed newest-first history."""
-    if rule.kind == THR:
-        return rho > rule.param
+@njit(cache=True)
+def spread(rule: Rule, history: FloatArray) -> float:
+    """MAD or IQR of ``history`` (at least 12 values), as CloudSim estimates them."""
     n = history.size
-    if rule.kind in (MAD, IQR):
-        if n < 12:
-            return rho > FALLBACK_THRESHOLD
-        ordered = _insertion_sorted(history)
-        if rule.kind == MAD:
-            med = _median_of_sorted(ordered, n)
-            spread = _median_of_sorted(_insertion_sorted(np.abs(med - history)), n)
-        else:
-            q1 = min(max(math.floor(0.25 * (n + 1) + 0.5) - 1, 0), n - 1)
-            q3 = min(max(math.floor(0.75 * (n + 1) + 0.5) - 1, 0), n - 1)
-            spread = ordered[q3] - ordered[q1]
-        return rho > 1.0 - rule.param * spread
-    if n < 10:
-        return rho > FALLBACK_THRESHOLD
+    ordered = _insertion_sorted(history)
+    if rule.kind == MAD:
+        med = _median_of_sorted(ordered, n)
+        return _median_of_sorted(_insertion_sorted(np.abs(med - history)), n)
+    q1 = min(max(math.floor(0.25 * (n + 1) + 0.5) - 1, 0), n - 1)
+    q3 = min(max(math.floor(0.75 * (n + 1) + 0.5) - 1, 0), n - 1)
+    return float(ordered[q3] - ordered[q1])
+
+
+@njit(cache=True)
+def prediction(rule: Rule, history: FloatArray) -> float:
+    """The next utilisation extrapolated from the newest 10 values of ``history``."""
     if rule.weighted:
-        return rule.param * _weighted_prediction(rule, history[9::-1].copy()) >= 1.0
+        return _weighted_prediction(rule, history[9::-1].copy())
     # Ordinary least squares on the newest 10 values, oldest first (y[i] = H[9 - i]),
     # at x = 1..10, evaluated at x = 11: ȳ + 5.5·b.
     dot = 0.0
@@ -164,4 +171,19 @@ def overloaded(rule: Rule, history: FloatArray, rho: float) -> bool:
     total = ((h[9] + h[8]) + (h[7] + h[6])) + ((h[5] + h[4]) + (h[3] + h[2]))
     total += h[1]
     total += h[0]
-    return bool(rule.param * (total / 10.0 + 5.5 * slope) >= 1.0)
+    return float(total / 10.0 + 5.5 * slope)
+
+
+@njit(cache=True, inline="always")
+def overloaded(rule: Rule, history: FloatArray, rho: float) -> bool:
+    """CloudSim 3.0.3's overload test on a host's trimmed newest-first history."""
+    if rule.kind == THR:
+        return bool(rho > rule.param)
+    n = history.size
+    if rule.kind in (MAD, IQR):
+        if n < 12:
+            return bool(rho > FALLBACK_THRESHOLD)
+        return bool(rho > 1.0 - rule.param * spread(rule, history))
+    if n < 10:
+        return bool(rho > FALLBACK_THRESHOLD)
+    return bool(rule.param * prediction(rule, history) >= 1.0)

@@ -40,7 +40,7 @@ class RunState:
 
     def __post_init__(self) -> None:
         n, m = self.dc.hosts, self.dc.vms
-        pool = 4 * m + 8  # migrations started in one step (see consolidate.begin)
+        pool = 4 * m + 8  # migrations in flight: at most those of one step (≤ 3 per VM)
         self.lists = new_host_lists(n, m + pool)
         self.lists.vm[:m] = np.arange(m)
         self.free_nodes = np.concatenate([[pool], np.arange(m + pool - 1, m - 1, -1)])
