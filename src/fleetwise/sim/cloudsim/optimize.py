@@ -49,7 +49,11 @@ IntArray = npt.NDArray[np.int64]
 
 
 class Optimizer:
-    """The consolidation step for one run."""
+    """The consolidation step for one run.
+
+    ``compiled_selection=False`` makes keyed policies choose one VM at a time from
+    Python too, like RS and MC (slower, same choices).
+    """
 
     def __init__(
         self,
