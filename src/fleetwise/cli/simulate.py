@@ -55,13 +55,16 @@ def _results_table(result: SimulationResult) -> Table:
     return table
 
 
-def _announce_compilation(model: str) -> None:
+def _announce_compilation(model: str) -> bool:
+    """Say so if this run compiles the kernels first; whether it does."""
     from fleetwise.sim.cloudsim import kernels_cached
 
     if model == "cloudsim" and not kernels_cached():
         err_console.print(
             "compiling the simulator's kernels (once per installation, about a minute)…"
         )
+        return True
+    return False
 
 
 def simulate(
@@ -83,7 +86,7 @@ def simulate(
 
     parse_policy(policy)  # fail fast, before any output
     trace_set = load_traces(day=None if traces else day, folder=traces)
-    _announce_compilation(model)
+    compiling = _announce_compilation(model)
     with _progress() as bar:
         task = bar.add_task(f"simulating {policy}", total=None)
 
@@ -92,6 +95,8 @@ def simulate(
 
         result = run_simulation(trace_set, policy, model, seed=seed, profile=profile, progress=tick)
     console.print(_results_table(result))
+    if compiling:
+        console.print("(the wall time includes compiling the kernels; later runs skip that)")
     if json_out is not None:
         result.to_json(json_out)
         console.print(f"results written to {json_out}")
