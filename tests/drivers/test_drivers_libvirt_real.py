@@ -1,19 +1,14 @@
 """The libvirt driver on real libvirtd + QEMU/KVM: CPU time, CPU caps, live migration.
 
-Uses the two-host lab of ``scripts/libvirt-lab.sh`` (started for the session if it is
-not running yet, and stopped again afterwards) and tiny OS-less guests.
+Uses a private two-host lab of ``scripts/libvirt-lab.sh`` (``tests/libvirt_lab.py``),
+started for the session and stopped afterwards, and tiny OS-less guests.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -31,42 +26,9 @@ from fleetwise.drivers.hypervisor.lab_guests import (
     write_disk,
 )
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
+from libvirt_lab import Lab, lab_unavailable, running_lab
 
 pytestmark = pytest.mark.libvirt_real
-
-LAB_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "libvirt-lab.sh"
-LAB_PACKAGES = "libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
-
-
-def lab_unavailable() -> str | None:
-    """Why the lab cannot run here, or None."""
-    if not Path("/dev/kvm").exists():
-        return "/dev/kvm is absent"
-    if os.geteuid() != 0:
-        return "the libvirt lab needs root"
-    missing = [c for c in ("libvirtd", "virsh", "qemu-system-x86_64") if not shutil.which(c)]
-    if missing:
-        return f"missing {', '.join(missing)}: apt-get install {LAB_PACKAGES}"
-    if importlib.util.find_spec("libvirt") is None:
-        return "libvirt-python is not installed"
-    return None
-
-
-@dataclass(frozen=True)
-class Lab:
-    uri_a: str
-    uri_b: str
-    images: Path
-
-
-def run_lab(command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(LAB_SCRIPT), command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -74,21 +36,8 @@ def lab() -> Iterator[Lab]:
     reason = lab_unavailable()
     if reason:
         pytest.skip(f"real libvirt lab unavailable: {reason}")
-    was_running = run_lab("status").returncode == 0
-    started = run_lab("start")
-    if started.returncode != 0:
-        pytest.fail(f"libvirt-lab.sh start failed:\n{started.stdout}{started.stderr}")
-    values = dict(
-        line.split("=", 1) for line in started.stdout.splitlines() if line.startswith("FLEETWISE_")
-    )
-    yield Lab(
-        values["FLEETWISE_LAB_URI_A"],
-        values["FLEETWISE_LAB_URI_B"],
-        Path(values["FLEETWISE_LAB_IMAGES"]),
-    )
-    if not was_running:
-        stopped = run_lab("stop")
-        assert stopped.returncode == 0, stopped.stderr
+    with running_lab() as running:
+        yield running
 
 
 @pytest.fixture

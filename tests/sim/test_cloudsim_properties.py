@@ -46,7 +46,9 @@ class CheckedRun(CloudSimRun):
 traces_strategy = st.integers(min_value=2, max_value=14).flatmap(
     lambda vms: st.lists(
         # 16 samples: histories reach the 10 (LR) and 12 (MAD, IQR) values the rules need
-        st.lists(st.integers(0, 99), min_size=16, max_size=16), min_size=vms, max_size=vms
+        st.lists(st.integers(0, 99), min_size=16, max_size=16),
+        min_size=vms,
+        max_size=vms,
     )
 )
 policies = st.sampled_from(
