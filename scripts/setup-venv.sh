@@ -6,8 +6,7 @@ cd "$(dirname "$0")/.."
 extras="${1:-}"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-if [ -n "$extras" ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"
-else
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
-fi
+target="."
+[ -z "$extras" ] || target=".[${extras}]"
+# constraints.txt pins the versions the test suite was run with.
+.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e "$target"

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from agent_helpers import STEP, VM1, VM2, trace_vm, two_host_fleet
 
 from fleetwise.agent.collector import Collector
 from fleetwise.agent.history import UsageHistory
@@ -15,6 +14,7 @@ from fleetwise.agent.persist import JsonFile
 from fleetwise.drivers.hypervisor.base import HostCpuTimes
 from fleetwise.drivers.hypervisor.simulated import SimulatedFleet
 from fleetwise.service.clock import VirtualClock
+from tests.helpers.agent import STEP, VM1, VM2, trace_vm, two_host_fleet
 
 
 def collector(fleet: SimulatedFleet, host: str, path: Path, clock: VirtualClock) -> Collector:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import TOKEN, FakeController, config_for, make_agent, two_host_fleet
 
 from fleetwise.agent.config import load_config
 from fleetwise.cli.main import main
@@ -17,6 +16,7 @@ from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import InputError
 from fleetwise.service.clock import VirtualClock
 from fleetwise.service.manager import ServiceRunner
+from tests.helpers.agent import TOKEN, FakeController, config_for, make_agent, two_host_fleet
 
 MINIMAL = {
     "host": "compute1",

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from agent_helpers import VM1, VM2, VM3
 
 from fleetwise.agent.collector import Collection
 from fleetwise.agent.decider import DeciderState, LocalDecider
@@ -14,6 +13,7 @@ from fleetwise.agent.history import UsageHistory
 from fleetwise.agent.persist import JsonFile
 from fleetwise.core.local_manager import AlgorithmChoice, LocalManager, LocalManagerConfig
 from fleetwise.drivers.hypervisor.base import HostInfo, VmInfo, VmState
+from tests.helpers.agent import VM1, VM2, VM3
 
 HOST = HostInfo("a", cores=4, core_mhz=2000.0, ram_mb=8192, uuid=None)
 

@@ -7,7 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from agent_helpers import (
+
+from fleetwise.agent.reporter import Outbox
+from fleetwise.service.clock import VirtualClock
+from fleetwise.service.manager import ServiceRunner
+from tests.helpers.agent import (
     STEP,
     TOKEN,
     VM1,
@@ -19,10 +23,6 @@ from agent_helpers import (
     two_host_fleet,
     vm_values,
 )
-
-from fleetwise.agent.reporter import Outbox
-from fleetwise.service.clock import VirtualClock
-from fleetwise.service.manager import ServiceRunner
 
 EPOCH = 1_700_000_000.0
 REALLOC = "PUT /v1/reallocations"

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agent_helpers import VM1, VM2, FakeController, config_for, trace_vm, two_host_fleet
 
 from fleetwise.agent.journal import ActionJournal, JournalState
 from fleetwise.agent.persist import JsonFile
@@ -21,6 +20,7 @@ from fleetwise.drivers.hypervisor.base import (
 )
 from fleetwise.drivers.hypervisor.simulated import SimulatedFleet, SimulatedHypervisor
 from fleetwise.service.clock import VirtualClock
+from tests.helpers.agent import VM1, VM2, FakeController, config_for, trace_vm, two_host_fleet
 
 
 class GatedHypervisor(SimulatedHypervisor):

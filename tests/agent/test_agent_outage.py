@@ -6,10 +6,17 @@ import logging
 from pathlib import Path
 
 import pytest
-from agent_helpers import VM1, FakeController, config_for, make_agent, trace_vm, two_host_fleet
 
 from fleetwise.errors import DriverError
 from fleetwise.service.clock import VirtualClock
+from tests.helpers.agent import (
+    VM1,
+    FakeController,
+    config_for,
+    make_agent,
+    trace_vm,
+    two_host_fleet,
+)
 
 
 def test_an_unreachable_hypervisor_is_logged_once_per_doubling_then_on_recovery(

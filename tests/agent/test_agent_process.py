@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from agent_helpers import TOKEN, FakeController, LoopbackController
 
 from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
+from tests.helpers.agent import TOKEN, FakeController, LoopbackController
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -6,12 +6,12 @@ import random
 from pathlib import Path
 
 import pytest
-from agent_helpers import STEP, VM1, VM2, FakeController, config_for, make_agent, trace_vm
-from agent_helpers import two_host_fleet as fleet_of
 
 from fleetwise.agent.backoff import Backoff
 from fleetwise.service.clock import VirtualClock
 from fleetwise.service.manager import ServiceRunner
+from tests.helpers.agent import STEP, VM1, VM2, FakeController, config_for, make_agent, trace_vm
+from tests.helpers.agent import two_host_fleet as fleet_of
 
 JITTER = 0.05 * STEP
 

@@ -6,7 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from agent_helpers import (
+
+from fleetwise.agent.history import UsageHistory
+from fleetwise.agent.persist import JsonFile, write_atomically
+from fleetwise.service.clock import VirtualClock
+from fleetwise.service.manager import ServiceRunner
+from tests.helpers.agent import (
     STEP,
     VM1,
     VM2,
@@ -16,11 +21,6 @@ from agent_helpers import (
     trace_vm,
     two_host_fleet,
 )
-
-from fleetwise.agent.history import UsageHistory
-from fleetwise.agent.persist import JsonFile, write_atomically
-from fleetwise.service.clock import VirtualClock
-from fleetwise.service.manager import ServiceRunner
 
 JITTER = 0.05 * STEP
 OTF = {"name": "otf", "params": {"otf": 0.5, "threshold": 0.8, "limit": 1}}

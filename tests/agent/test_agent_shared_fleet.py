@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fleet_worker import Worker
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -23,6 +22,7 @@ from fleetwise.drivers.hypervisor.shared_fleet import FleetHostSpec, FleetVmSpec
 from fleetwise.drivers.power.base import PowerState
 from fleetwise.errors import DriverError, InputError, ParameterError
 from fleetwise.traces import load_bundled_day
+from tests.helpers.fleet_worker import Worker
 
 FROZEN = 1e-9  # speed-up at which real time does not move simulated time noticeably
 HOSTS = ["h0", "h1", "h2"]

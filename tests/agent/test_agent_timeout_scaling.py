@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_helpers import VM1, FakeController, config_for, trace_vm, two_host_fleet
 
 from fleetwise.agent.service import Agent
 from fleetwise.service.clock import VirtualClock
+from tests.helpers.agent import VM1, FakeController, config_for, trace_vm, two_host_fleet
 
 
 @pytest.mark.parametrize(("clock_speed", "moved"), [(30.0, True), (1.0, False)])

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_helpers import T0, Harness, HarnessFactory, make_config, simulated_power
 
 from fleetwise.service import VirtualClock
+from tests.helpers.controller import T0, Harness, HarnessFactory, make_config, simulated_power
 
 
 @pytest.fixture

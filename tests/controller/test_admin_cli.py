@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from controller_helpers import (
+
+from tests.helpers.controller import (
     ADMIN_TOKEN,
     agent_token,
     free_port,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from controller_helpers import ADMIN, Harness, vm, vm_uuid
 
 from fleetwise.store.reallocation import list_requests
+from tests.helpers.controller import ADMIN, Harness, vm, vm_uuid
 
 
 def test_registration_upserts_the_host_and_its_vms(harness: Harness) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_helpers import ADMIN, T0, Harness, make_config, simulated_power, vm, vm_uuid
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_AGENT, ACCESS_ANY
@@ -21,6 +20,7 @@ from fleetwise.core.lifecycle import PlanMode
 from fleetwise.service import VirtualClock
 from fleetwise.store.plans import create_plan
 from fleetwise.store.records import ActionDraft, PlanDraft
+from tests.helpers.controller import ADMIN, T0, Harness, make_config, simulated_power, vm, vm_uuid
 
 OWNER, OTHER = "h1", "h2"
 

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from controller_helpers import ADMIN_TOKEN, token_hashes
 
 import fleetwise.controller.config as config_module
 from fleetwise.cli.main import main
@@ -16,6 +15,7 @@ from fleetwise.controller.auth import Authenticator, Principal
 from fleetwise.controller.config import load_config
 from fleetwise.controller.tokens import TokenHash, hash_token
 from fleetwise.errors import ParameterError
+from tests.helpers.controller import ADMIN_TOKEN, token_hashes
 
 
 def _write(tmp_path: Path, text: str) -> Path:

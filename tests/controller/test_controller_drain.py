@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from controller_helpers import HarnessFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from fleetwise.controller.config import MigrationCaps
 from fleetwise.store.controller_ops import unfinished_migrations
 from fleetwise.store.enums import RequestOutcome
 from fleetwise.store.reallocation import list_requests
+from tests.helpers.controller import HarnessFactory
 
 
 def test_maintenance_drains_the_host_and_keeps_it_awake(make_harness: HarnessFactory) -> None:

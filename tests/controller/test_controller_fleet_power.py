@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from controller_helpers import make_config, token_hashes
 
 from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
 from fleetwise.controller.config import load_config
 from fleetwise.controller.power import ConfiguredPower
 from fleetwise.drivers.power.base import PowerState
 from fleetwise.errors import DriverError, FleetwiseError, ParameterError
+from tests.helpers.controller import make_config, token_hashes
 
 
 def _no_mac(host: str) -> str | None:

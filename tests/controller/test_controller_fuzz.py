@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from controller_helpers import ADMIN, Harness, HarnessFactory
 from hypothesis import HealthCheck, given, settings
+
+from tests.helpers.controller import ADMIN, Harness, HarnessFactory
 
 # (generation mode, examples per operation, aim at existing objects)
 RUNS = (

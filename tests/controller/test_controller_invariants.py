@@ -13,13 +13,14 @@ import random
 import tempfile
 from pathlib import Path
 
-from controller_helpers import HOSTS, T0, Harness, make_config, simulated_power, vm, vm_uuid
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleetwise.drivers.power.base import PowerState
 from fleetwise.service import VirtualClock
 from fleetwise.store.controller_ops import unfinished_migrations
+from tests.helpers.controller import HOSTS, T0, Harness, make_config, simulated_power, vm, vm_uuid
 
 LAYOUT = {"h1": {1: 300.0, 2: 300.0}, "h2": {3: 1500.0}, "h3": {4: 200.0}, "h4": {5: 2500.0}}
 STEPS = st.sampled_from(["agent", "report", "execute", "advance", "round", "restart"])
@@ -67,6 +68,7 @@ class World:
         assert len({m.vm_uuid for m in running}) == len(running)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=10,
     deadline=None,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from controller_helpers import T0, Harness, HarnessFactory, host_view
 from prometheus_client.parser import text_string_to_metric_families
 
 from fleetwise.controller.config import EnergyModel
 from fleetwise.controller.efficacy import efficacy
 from fleetwise.core.lifecycle import HostPowerState as H
 from fleetwise.store.views import OverloadEntry, PowerLogEntry
+from tests.helpers.controller import T0, Harness, HarnessFactory, host_view
 
 
 def test_efficacy_over_a_window_by_hand() -> None:

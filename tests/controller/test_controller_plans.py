@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from controller_helpers import Harness, HarnessFactory, vm_uuid
 
 from fleetwise.store.enums import RequestOutcome
 from fleetwise.store.reallocation import list_requests
+from tests.helpers.controller import Harness, HarnessFactory, vm_uuid
 
 # h1 is nearly idle; its VM fits best on h2. Capacity 8000 MHz per host (cap 6400).
 LAYOUT = {"h1": {1: 400.0}, "h2": {2: 1500.0, 3: 1500.0}, "h3": {4: 1000.0}}

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_helpers import Harness, make_config, simulated_power, vm
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from fleetwise.service import VirtualClock
 from fleetwise.store import create_engine_for
+from tests.helpers.controller import Harness, make_config, simulated_power, vm
 
 pytestmark = pytest.mark.postgres
 

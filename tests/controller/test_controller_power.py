@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller_helpers import Harness, HarnessFactory, vm
+from tests.helpers.controller import Harness, HarnessFactory, vm
 
 # h1 is overloaded; h2 has no room for VM 1, so the sleeping h3 must be woken for it.
 OVERLOAD = {"h1": {1: 3000.0, 2: 3000.0}, "h2": {3: 3000.0, 4: 2500.0}, "h3": {}}

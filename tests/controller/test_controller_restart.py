@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller_helpers import Harness, HarnessFactory, vm
+from tests.helpers.controller import Harness, HarnessFactory, vm
 
 LAYOUT = {"h1": {1: 400.0}, "h2": {2: 1500.0, 3: 1500.0}, "h3": {4: 1000.0}}
 

@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from controller_helpers import (
+
+from tests.helpers.controller import (
     ADMIN_TOKEN,
     agent_token,
     free_port,

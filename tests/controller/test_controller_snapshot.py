@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from controller_helpers import T0, Harness, host_view, vm_uuid
-
 from fleetwise.controller.dependencies import action_dependencies
 from fleetwise.controller.plan_draft import action_drafts
 from fleetwise.controller.snapshot import build_snapshot
@@ -17,6 +15,7 @@ from fleetwise.core.planner import build_plan
 from fleetwise.store.controller_ops import FleetData
 from fleetwise.store.samples import last_vm_samples
 from fleetwise.store.views import ActionView, CpuSample, HostCpuSample, HostView, PlanView, VmView
+from tests.helpers.controller import T0, Harness, host_view, vm_uuid
 
 
 def _vm(uuid: str, host: str | None, capacity: int = 2000) -> VmView:

@@ -1,6 +1,6 @@
 """The libvirt driver on real libvirtd + QEMU/KVM: CPU time, CPU caps, live migration.
 
-Uses a private two-host lab of ``scripts/libvirt-lab.sh`` (``tests/libvirt_lab.py``),
+Uses a private two-host lab of ``scripts/libvirt-lab.sh`` (``tests/helpers/libvirt_lab.py``),
 started for the session and stopped afterwards, and tiny OS-less guests.
 """
 
@@ -26,7 +26,7 @@ from fleetwise.drivers.hypervisor.lab_guests import (
     write_disk,
 )
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
-from libvirt_lab import Lab, lab_unavailable, running_lab
+from tests.helpers.libvirt_lab import Lab, lab_unavailable, running_lab
 
 pytestmark = pytest.mark.libvirt_real
 
@@ -91,6 +91,7 @@ def wait_until_idle(hv: LibvirtHypervisor, uuid: str, limit_s: float = 30.0) -> 
         assert time.monotonic() < deadline, f"guest {uuid} still busy after {limit_s} s"
 
 
+@pytest.mark.slow
 def test_cpu_time_follows_real_load(
     hosts: tuple[LibvirtHypervisor, LibvirtHypervisor],
     make_guest: Callable[..., str],

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg_server import PrivatePostgres, postgres_bindir
-from sim_cluster import SimCluster, SimClusterFactory
+
+from tests.helpers.pg_server import PrivatePostgres, postgres_bindir
+from tests.helpers.sim_cluster import SimCluster, SimClusterFactory
 
 LOG_TAIL_LINES = 40
 

@@ -9,7 +9,9 @@ constant VM loads below, so its outcome is known in advance.
 from __future__ import annotations
 
 import pytest
-from sim_cluster import (
+
+from fleetwise.drivers.hypervisor.base import MigrationOutcome
+from tests.helpers.sim_cluster import (
     HOSTS,
     NO_UNDERLOAD,
     UNDERLOADED_H3,
@@ -19,9 +21,7 @@ from sim_cluster import (
     consolidate_h3,
 )
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
-
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
 def test_underloaded_host_is_drained_and_put_to_sleep(

@@ -6,10 +6,11 @@ import time
 from collections import Counter
 
 import pytest
-from pg_server import PrivatePostgres
-from sim_cluster import HOSTS, SLOW_DRAIN, SimClusterFactory, drain_under_way
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(150)]
+from tests.helpers.pg_server import PrivatePostgres
+from tests.helpers.sim_cluster import HOSTS, SLOW_DRAIN, SimClusterFactory, drain_under_way
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(150)]
 
 OUTAGE_S = 3.0
 """Longer than what is left of the running move, so the agent's result meets the outage."""

@@ -19,7 +19,7 @@ from fleetwise.api.schemas import FleetStats
 from fleetwise.demo.observe import FleetStatus, HostRow, energy_figures
 from fleetwise.demo.view import render, status_line
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 HOSTS = 3
 

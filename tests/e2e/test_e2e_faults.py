@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_cluster import (
+
+from fleetwise.drivers.hypervisor.base import MigrationOutcome
+from fleetwise.store import Store
+from fleetwise.store.samples import last_host_samples
+from fleetwise.store.views import HostCpuSample
+from tests.helpers.sim_cluster import (
     HOSTS,
     NO_UNDERLOAD,
     SLOW_DRAIN,
@@ -25,12 +30,7 @@ from sim_cluster import (
     drain_under_way,
 )
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
-from fleetwise.store import Store
-from fleetwise.store.samples import last_host_samples
-from fleetwise.store.views import HostCpuSample
-
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 
 def test_controller_killed_mid_plan_resumes_it_after_a_restart(

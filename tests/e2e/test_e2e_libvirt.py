@@ -18,7 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from libvirt_helpers import (
+
+from fleetwise.api.schemas import HostView, MigrationView, PlanView, VmView
+from fleetwise.controller.tokens import hash_token
+from fleetwise.drivers.hypervisor.lab_guests import GuestLoad, LabGuest, start_guest, write_disk
+from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
+from tests.helpers.libvirt_e2e import (
     Lab,
     MachineCpu,
     Service,
@@ -32,12 +37,7 @@ from libvirt_helpers import (
     write_yaml,
 )
 
-from fleetwise.api.schemas import HostView, MigrationView, PlanView, VmView
-from fleetwise.controller.tokens import hash_token
-from fleetwise.drivers.hypervisor.lab_guests import GuestLoad, LabGuest, start_guest, write_disk
-from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
-
-pytestmark = [pytest.mark.libvirt_real, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.libvirt_real, pytest.mark.timeout(300)]
 
 HOST_A, HOST_B = "host-a", "host-b"
 ADMIN_TOKEN = "e2e-admin-token-for-the-libvirt-lab"

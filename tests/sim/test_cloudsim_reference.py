@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cloudsim_reference import ReferenceStep
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,7 @@ from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.engine import CloudSimRun
 from fleetwise.sim.cloudsim.optimize import Optimizer
 from fleetwise.traces.loader import TraceSet
+from tests.helpers.cloudsim_reference import ReferenceStep
 
 
 class BothSteps:

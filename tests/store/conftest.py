@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from store_helpers import wipe
 
 from fleetwise.store import Store, create_engine_for, sqlite_url, upgrade
+from tests.helpers.store import wipe
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_SCRIPT = REPO / "scripts" / "postgres.sh"

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
-from store_helpers import at, host_spec, vm_report, vm_uuid, wipe
 
 from fleetwise.core.lifecycle import HostPowerState, IllegalTransition, VmState
 from fleetwise.errors import ParameterError
@@ -33,6 +32,7 @@ from fleetwise.store.inventory import (
 from fleetwise.store.migration_log import finish_migration, start_migration
 from fleetwise.store.models import Vm
 from fleetwise.store.records import HostSpec, VmReport
+from tests.helpers.store import at, host_spec, vm_report, vm_uuid, wipe
 
 HOSTS = ("h0", "h1", "h2")
 

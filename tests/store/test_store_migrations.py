@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
-from store_helpers import at, host_spec, vm_report, vm_uuid
 
 from fleetwise.core.lifecycle import HostPowerState
 from fleetwise.store import ConflictError, NotFoundError, Store
@@ -18,6 +17,7 @@ from fleetwise.store.inventory import (
     set_maintenance,
 )
 from fleetwise.store.migration_log import finish_migration, list_migrations, start_migration
+from tests.helpers.store import at, host_spec, vm_report, vm_uuid
 
 
 @pytest.fixture

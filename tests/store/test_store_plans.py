@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from store_helpers import at, host_spec, vm_report, vm_uuid, wipe
 
 from fleetwise.core.lifecycle import (
     ActionState,
@@ -41,6 +40,7 @@ from fleetwise.store.plans import (
 from fleetwise.store.reallocation import record_request, set_request_outcome
 from fleetwise.store.records import ActionDraft, PlanDraft
 from fleetwise.store.views import PlanView
+from tests.helpers.store import at, host_spec, vm_report, vm_uuid, wipe
 
 P, A = PlanState, ActionState
 

@@ -7,7 +7,6 @@ import time
 
 import pytest
 from sqlalchemy import Engine, func, select
-from store_helpers import T0, at, host_spec, vm_report, vm_uuid
 
 from fleetwise.errors import ParameterError
 from fleetwise.store import NotFoundError, Store
@@ -21,6 +20,7 @@ from fleetwise.store.samples import (
     last_host_samples,
     last_vm_samples,
 )
+from tests.helpers.store import T0, at, host_spec, vm_report, vm_uuid
 
 STEP = 300
 

@@ -21,7 +21,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import IntegrityError
-from store_helpers import at, host_spec
 
 from fleetwise.errors import DriverError, InputError, ParameterError
 from fleetwise.store import Store, create_engine_for, downgrade, sqlite_url, upgrade
@@ -34,6 +33,7 @@ from fleetwise.store.database import (
 )
 from fleetwise.store.inventory import list_hosts, record_heartbeat, register_host
 from fleetwise.store.models import Base, Host
+from tests.helpers.store import at, host_spec
 
 TABLES = {
     "actions",

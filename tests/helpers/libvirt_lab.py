@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["LAB_PACKAGES", "Lab", "lab_unavailable", "running_lab"]
 
-LAB_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "libvirt-lab.sh"
+LAB_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "libvirt-lab.sh"
 LAB_PACKAGES = "libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
 LAB_COMMANDS = ("libvirtd", "virsh", "qemu-system-x86_64", "unshare")
 

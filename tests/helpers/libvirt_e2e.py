@@ -1,6 +1,6 @@
 """Pieces of the end-to-end test on real libvirt: the two-host lab, service processes, configs.
 
-The lab itself comes from ``tests/libvirt_lab.py``, shared with the driver tests.
+The lab itself comes from ``tests/helpers/libvirt_lab.py``, shared with the driver tests.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from fleetwise.drivers.hypervisor.libvirt_driver import load_libvirt
-from libvirt_lab import LAB_PACKAGES, Lab, lab_unavailable, running_lab
+from tests.helpers.libvirt_lab import LAB_PACKAGES, Lab, lab_unavailable, running_lab
 
 __all__ = [
     "LAB_PACKAGES",
