@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetwise.controller.caps import MigrationSlots
-from fleetwise.controller.config import MigrationCaps
+from fleetwise.core.execution import MigrationCaps, MigrationSlots
 from fleetwise.store.controller_ops import unfinished_migrations
-from fleetwise.store.enums import RequestOutcome
+from fleetwise.core.round import RequestOutcome
 from fleetwise.store.reallocation import list_requests
 from tests.helpers.controller import HarnessFactory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetwise.store.enums import RequestOutcome
+from fleetwise.core.round import RequestOutcome
 from fleetwise.store.reallocation import list_requests
 from tests.helpers.controller import Harness, HarnessFactory, vm_uuid
 
@@ -181,16 +181,21 @@ def test_stale_and_duplicate_requests_are_rejected_at_the_round(harness: Harness
     harness.advance(95)  # h3's request is now older than staleness window + round spacing
     for host in ("h1", "h2", "h3"):
         harness.heartbeat(host)
+    earlier = harness.reallocate("h1", "underload").json()["request_id"]
+    harness.advance(1)
     fresh = harness.reallocate("h1", "underload").json()["request_id"]
     plan = harness.plan_round()
     assert plan is not None and plan.request_id == fresh
-    outcomes = {r.id: r.outcome for r in harness.context.store.read(list_requests)}
-    assert outcomes == {
-        first: RequestOutcome.REJECTED,
-        second: RequestOutcome.REJECTED,
-        old: RequestOutcome.REJECTED,
+    handled = {r.id: (r.outcome, r.note) for r in harness.context.store.read(list_requests)}
+    assert {key: outcome for key, (outcome, _) in handled.items()} == {
+        first: RequestOutcome.STALE,
+        second: RequestOutcome.STALE,
+        old: RequestOutcome.STALE,
+        earlier: RequestOutcome.DUPLICATE,
         fresh: RequestOutcome.PLANNED,
     }
+    assert f"superseded by request {fresh}" in (handled[earlier][1] or "")
+    assert "more than the 90 s" in (handled[old][1] or "")
 
 
 def test_no_new_plan_while_one_is_open(harness: Harness) -> None:

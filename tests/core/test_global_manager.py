@@ -12,7 +12,7 @@ from fleetwise.core.global_manager import (
     GlobalManagerConfig,
     HostState,
     ReallocationRequest,
-    VmState,
+    PlacedVm,
     plan_reallocation,
 )
 from fleetwise.core.planner import build_plan
@@ -21,14 +21,14 @@ CONFIG = GlobalManagerConfig()  # BFD, 80 % CPU / 95 % RAM caps, no spare hosts
 
 
 def host(name: str, awake: bool = True, maintenance: bool = False) -> HostState:
-    return HostState(name, 1000.0, 1000.0, "awake" if awake else "asleep", maintenance)
+    return HostState(name, 1000.0, 1000.0, awake, maintenance)
 
 
 def test_underloaded_host_is_emptied_onto_busy_hosts_and_put_to_sleep() -> None:
     # a: 100 used; b: 500; c: empty and awake. Caps 800: a's VM fits on b (500 + 100).
     snap = ClusterSnapshot(
         (host("a"), host("b"), host("c")),
-        (VmState("v1", "a", 100, 100), VmState("v2", "b", 500, 100)),
+        (PlacedVm("v1", "a", 100, 100), PlacedVm("v2", "b", 500, 100)),
     )
     sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
     assert [(m.vm_id, m.source, m.destination) for m in sol.migrations] == [("v1", "a", "b")]
@@ -41,7 +41,7 @@ def test_underload_is_all_or_nothing_and_never_wakes_hosts() -> None:
     # a holds 300 + 300; b has room for only one of them (800 − 400 = 400).
     snap = ClusterSnapshot(
         (host("a"), host("b"), host("z", awake=False)),
-        (VmState("v1", "a", 300, 10), VmState("v2", "a", 300, 10), VmState("v3", "b", 400, 10)),
+        (PlacedVm("v1", "a", 300, 10), PlacedVm("v2", "a", 300, 10), PlacedVm("v3", "b", 400, 10)),
     )
     sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
     assert sol.migrations == () and sol.wake == ()
@@ -51,7 +51,7 @@ def test_underload_is_all_or_nothing_and_never_wakes_hosts() -> None:
 def test_overload_wakes_a_sleeping_host_when_no_awake_host_fits() -> None:
     snap = ClusterSnapshot(
         (host("a"), host("b"), host("z", awake=False)),
-        (VmState("v1", "a", 700, 10), VmState("v2", "a", 250, 10), VmState("v3", "b", 700, 10)),
+        (PlacedVm("v1", "a", 700, 10), PlacedVm("v2", "a", 250, 10), PlacedVm("v3", "b", 700, 10)),
     )
     sol = plan_reallocation(snap, (ReallocationRequest("a", "overload", ("v2",)),), CONFIG)
     assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v2", "z")]
@@ -64,14 +64,14 @@ def test_overload_wakes_a_sleeping_host_when_no_awake_host_fits() -> None:
 def test_maintenance_drains_the_host_and_keeps_it_out_of_placement() -> None:
     snap = ClusterSnapshot(
         (host("a", maintenance=True), host("b"), host("c")),
-        (VmState("v1", "a", 300, 10), VmState("v2", "b", 100, 10)),
+        (PlacedVm("v1", "a", 300, 10), PlacedVm("v2", "b", 100, 10)),
     )
     sol = plan_reallocation(snap, (), CONFIG)
     assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v1", "b")]
     # An overload elsewhere never lands on the host in maintenance.
     snap2 = ClusterSnapshot(
         (host("a", maintenance=True), host("b")),
-        (VmState("v2", "b", 700, 10), VmState("v3", "b", 200, 10)),
+        (PlacedVm("v2", "b", 700, 10), PlacedVm("v3", "b", 200, 10)),
     )
     sol2 = plan_reallocation(snap2, (ReallocationRequest("b", "overload", ("v3",)),), CONFIG)
     assert sol2.migrations == ()
@@ -79,7 +79,7 @@ def test_maintenance_drains_the_host_and_keeps_it_out_of_placement() -> None:
 
 
 def test_spare_hosts_stay_awake() -> None:
-    snap = ClusterSnapshot((host("a"), host("b"), host("c")), (VmState("v", "a", 100, 10),))
+    snap = ClusterSnapshot((host("a"), host("b"), host("c")), (PlacedVm("v", "a", 100, 10),))
     sol = plan_reallocation(snap, (), GlobalManagerConfig(spare_hosts=1))
     assert len(sol.sleep) == 1 and sol.sleep[0] in ("b", "c")
 
@@ -87,7 +87,7 @@ def test_spare_hosts_stay_awake() -> None:
 def test_sleep_waits_for_every_migration_off_the_host() -> None:
     snap = ClusterSnapshot(
         (host("a"), host("b")),
-        (VmState("v1", "a", 100, 10), VmState("v2", "a", 100, 10), VmState("v3", "b", 100, 10)),
+        (PlacedVm("v1", "a", 100, 10), PlacedVm("v2", "a", 100, 10), PlacedVm("v3", "b", 100, 10)),
     )
     sol = plan_reallocation(snap, (ReallocationRequest("a", "underload"),), CONFIG)
     plan = build_plan(sol)
@@ -98,7 +98,7 @@ def test_sleep_waits_for_every_migration_off_the_host() -> None:
 
 
 def test_requests_from_unknown_hosts_and_vms_elsewhere_are_ignored() -> None:
-    snap = ClusterSnapshot((host("a"), host("b")), (VmState("v1", "b", 100, 10),))
+    snap = ClusterSnapshot((host("a"), host("b")), (PlacedVm("v1", "b", 100, 10),))
     sol = plan_reallocation(
         snap,
         (ReallocationRequest("ghost", "underload"), ReallocationRequest("a", "overload", ("v1",))),
@@ -121,15 +121,15 @@ def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
     hosts: list[tuple[float, float, bool, bool]], data: st.DataObject
 ) -> None:
     states = tuple(
-        HostState(f"h{i}", cpu, ram, "awake" if awake else "asleep", maint)
+        HostState(f"h{i}", cpu, ram, awake, maint)
         for i, (cpu, ram, awake, maint) in enumerate(hosts)
     )
-    awake_ids = [h.host_id for h in states if h.power == "awake"]
+    awake_ids = [h.host_id for h in states if h.awake]
     if not awake_ids:
         return
     n = data.draw(st.integers(0, 12))
     vms = tuple(
-        VmState(
+        PlacedVm(
             f"v{j}",
             data.draw(st.sampled_from(awake_ids)),
             data.draw(st.floats(0, 800)),
@@ -151,11 +151,11 @@ def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
         where[m.vm_id] = m.destination
     by_id = {h.host_id: h for h in states}
     woken = set(sol.wake)
-    assert all(by_id[h].power == "asleep" for h in woken)
+    assert all(not by_id[h].awake for h in woken)
     for m in sol.migrations:
         dst = by_id[m.destination]
         assert not dst.maintenance
-        assert dst.power == "awake" or m.destination in woken
+        assert dst.awake or m.destination in woken
     # caps hold on every host that received VMs
     for h in {m.destination for m in sol.migrations}:
         cpu = sum(v.cpu for v in vms if where[v.vm_id] == h)
@@ -166,7 +166,7 @@ def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
         assert ram <= 0.95 * by_id[h].ram_total + 1e-6
     # hosts put to sleep end up empty and were awake
     for h in sol.sleep:
-        assert by_id[h].power == "awake" and h not in woken
+        assert by_id[h].awake and h not in woken
         assert not any(where[v] == h for v in where)
     # the plan lists every action once, dependencies point backwards
     plan = build_plan(sol)
@@ -192,10 +192,10 @@ def test_underloaded_hosts_are_not_emptied_onto_a_host_being_relieved() -> None:
     snap = ClusterSnapshot(
         (host("h1"), host("h2"), host("h3")),
         (
-            VmState("v1", "h1", 500, 10),
-            VmState("v9", "h1", 250, 10),
-            VmState("v2", "h2", 100, 10),
-            VmState("v3", "h3", 250, 10),  # h3 takes v1 (750 of 800) and has no room left
+            PlacedVm("v1", "h1", 500, 10),
+            PlacedVm("v9", "h1", 250, 10),
+            PlacedVm("v2", "h2", 100, 10),
+            PlacedVm("v3", "h3", 250, 10),  # h3 takes v1 (750 of 800) and has no room left
         ),
     )
     reqs = (

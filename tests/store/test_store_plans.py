@@ -21,7 +21,8 @@ from fleetwise.core.lifecycle import (
 from fleetwise.errors import ParameterError
 from fleetwise.store import ConflictError, NotFoundError, Store
 from fleetwise.store.database import session_factory
-from fleetwise.store.enums import ReallocationReason, RequestOutcome
+from fleetwise.core.round import RequestOutcome
+from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.inventory import register_host, report_vms
 from fleetwise.store.migration_log import list_migrations, start_migration
 from fleetwise.store.models import Action, Plan
@@ -338,7 +339,7 @@ def test_plan_for_a_request(fleet: Store) -> None:
     handled = fleet.run(set_request_outcome, request.id, RequestOutcome.PLANNED, now=at(2))
     assert plan.request_id == request.id and handled.outcome is RequestOutcome.PLANNED
     with pytest.raises(ConflictError, match="already handled"):
-        fleet.run(set_request_outcome, request.id, RequestOutcome.REJECTED, now=at(3))
+        fleet.run(set_request_outcome, request.id, RequestOutcome.STALE, now=at(3))
     with pytest.raises(ParameterError, match="must name the VMs"):
         fleet.run(record_request, "h0", ReallocationReason.OVERLOAD, [], received_at=at(3))
     with pytest.raises(NotFoundError):

@@ -59,9 +59,14 @@ class LocalDecider:
         self.state = state_file.load(DeciderState())
 
     def observe(
-        self, collection: Collection, history: UsageHistory, leaving: AbstractCollection[str]
+        self,
+        collection: Collection,
+        history: UsageHistory,
+        leaving: AbstractCollection[str],
+        migrating: bool = False,
     ) -> HostObservation:
-        """The host as the core sees it: running VMs with history, minus ``leaving`` ones."""
+        """The host as the core sees it: running VMs with history, minus ``leaving`` ones;
+        ``migrating`` tells whether migrations away from the host are under way."""
         host = collection.host
         vms = tuple(
             VmObservation(
@@ -78,13 +83,18 @@ class LocalDecider:
             capacity_mhz=host.total_mhz * self._usable,
             vms=vms,
             hypervisor_mhz=np.asarray(history.hypervisor, dtype=np.float64),
+            migrating=migrating,
         )
 
     def decide(
-        self, collection: Collection, history: UsageHistory, leaving: AbstractCollection[str] = ()
+        self,
+        collection: Collection,
+        history: UsageHistory,
+        leaving: AbstractCollection[str] = (),
+        migrating: bool = False,
     ) -> LocalDecision:
         """Run the detectors and VM selection; the new detector state is saved."""
-        obs = self.observe(collection, history, leaving)
+        obs = self.observe(collection, history, leaving, migrating)
         seed = self.state.decisions
         try:
             decision, detectors = self._manager.decide(obs, self.state.detectors, seed=seed)
@@ -96,7 +106,9 @@ class LocalDecider:
             decisions=self.state.decisions + 1,
         )
         self._file.save(self.state)
-        if decision.reason != "none":
+        if decision.held_back:
+            logger.info("%s request held back: migrations are under way", decision.reason)
+        elif decision.reason != "none":
             logger.info(
                 "host %s is %sed: asking to move %d VM(s); estimated migration time %.1f s",
                 self._host,

@@ -185,15 +185,14 @@ class Agent(Manager):
         if collection.batch is not None:
             self.reporter.enqueue(collection.batch)
             decision = self.decider.decide(
-                collection, self.collector.history, self.executor.leaving()
+                collection,
+                self.collector.history,
+                self.executor.leaving(),
+                migrating=self.executor.busy(),
             )
-            if decision.reason != "none":
-                if self.executor.busy():
-                    logger.info("%s request held back: migrations are under way", decision.reason)
-                else:
-                    self.reporter.request(
-                        decision.reason, decision.vm_ids, self.config.intervals.collect_s
-                    )
+            reason = decision.request_reason
+            if reason is not None:
+                self.reporter.request(reason, decision.vm_ids, self.config.intervals.collect_s)
         self.deliver()
 
     def heartbeat(self) -> None:

@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from fleetwise.controller.tokens import TokenHash
+from fleetwise.core.execution import MigrationCaps
 from fleetwise.core.global_manager import GlobalManagerConfig
 from fleetwise.core.placement import PLACEMENT
 from fleetwise.drivers.ids import check_host_name
@@ -63,7 +64,6 @@ __all__ = [
     "HostEntry",
     "IpmiPower",
     "ListenConfig",
-    "MigrationCaps",
     "PowerSettings",
     "SimulatedPower",
     "WolCommandPower",
@@ -98,14 +98,6 @@ class ListenConfig(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8750, ge=1, le=65535)
-
-
-class MigrationCaps(_Section):
-    """How many migrations may run at once: in total, out of one host, into one host."""
-
-    total: int = Field(default=4, ge=1)
-    per_source: int = Field(default=1, ge=1)
-    per_destination: int = Field(default=2, ge=1)
 
 
 class EnergyModel(_Section):

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fleetwise.controller.caps import MigrationSlots
 from fleetwise.controller.context import ControllerContext
-from fleetwise.controller.dependencies import action_dependencies
 from fleetwise.controller.migration_actions import attempt_migration, resolve_migrations
 from fleetwise.controller.power_actions import advance_wake, attempt_sleep
-from fleetwise.core.lifecycle import ActionKind, ActionState, PlanState, is_terminal
+from fleetwise.core.execution import MigrationSlots, startable
+from fleetwise.core.lifecycle import ActionKind, PlanState, is_terminal
+from fleetwise.core.planner import PlannedAction, dependencies
 from fleetwise.errors import DriverError, InputError
 from fleetwise.service import Manager
 from fleetwise.store.controller_ops import (
@@ -47,8 +47,6 @@ from fleetwise.store.views import ActionView, PlanView
 __all__ = ["ExecutorService"]
 
 logger = logging.getLogger(__name__)
-
-_DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
 
 
 class ExecutorService(Manager):
@@ -118,20 +116,21 @@ class ExecutorService(Manager):
 
     def _dispatch(self, plan: PlanView, slots: MigrationSlots, now: datetime) -> None:
         """Start the plan's PENDING actions whose dependencies are done."""
-        states = {a.id: a.state for a in plan.actions}
-        deps = action_dependencies(plan)
+        by_seq = {a.seq: a for a in plan.actions}
+        waits_for = dependencies([_planned(a) for a in plan.actions])
         store = self.context.store
-        for action in plan.actions:
-            if action.state is not ActionState.PENDING:
-                continue
-            waited = [states[d] for d in deps[action.id]]
-            if not all(is_terminal(s) for s in waited):
-                continue
-            if any(s not in _DONE for s in waited):
-                continue  # a failed or cancelled dependency ends the plan itself
+        for seq in startable({a.seq: a.state for a in plan.actions}, waits_for):
+            action = by_seq[seq]
             _guard(f"action {action.id}", self._advance, action, plan.state, slots, now)
             if store.read(get_plan, plan.id).state is not PlanState.ONGOING:
                 return  # the plan failed: nothing more of it starts
+
+
+def _planned(action: ActionView) -> PlannedAction:
+    """A stored action in the planner's terms (the host a migration leaves, or powers)."""
+    host = action.source_host if action.kind is ActionKind.MIGRATE else action.host
+    assert host is not None
+    return PlannedAction(action.seq, action.kind, host, action.vm_uuid, action.destination_host)
 
 
 def _guard(what: str, step: Callable[..., Any], *args: Any) -> Any:

@@ -1,45 +1,49 @@
 """The global manager service: planning rounds and sample retention, as periodic tasks.
 
-Each round batches every pending reallocation request:
-
-1. plans whose approval window passed are superseded;
-2. requests older than the staleness window plus one round spacing are rejected
-   (their local manager asks again if the need persists), and of several requests
-   from one host only the newest is kept;
-3. while any plan is still open (recommended, pending or ongoing) nothing new is
-   planned, so no two plans ever book the same VM or host;
-4. otherwise the store's state becomes a :class:`~fleetwise.core.global_manager.ClusterSnapshot`,
-   the decision core plans, and the plan is stored together with the outcome of
-   every request it considered. Automatic plans start at the executor's next pass;
-   recommended ones wait for approval until they expire.
-
-Hosts in maintenance that still hold VMs trigger a round on their own (a drain).
+Each round supersedes plans whose approval window passed, reads the fleet and the
+pending requests in one transaction, lets the decision core's
+:func:`~fleetwise.core.round.plan_round` decide (every rule of a round lives there),
+and stores the plan together with the outcome of every request it handled, again in
+one transaction. Automatic plans start at the executor's next pass; recommended ones
+wait for approval until they expire.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fleetwise.controller.context import ControllerContext
-from fleetwise.controller.plan_draft import core_requests, draft_plan, request_outcomes
-from fleetwise.controller.snapshot import build_snapshot
-from fleetwise.core.global_manager import ClusterSnapshot, Solution, plan_reallocation
+from fleetwise.controller.observation import observe_fleet
+from fleetwise.controller.plan_draft import draft_plan
+from fleetwise.core.round import RequestOutcome, RoundConfig, RoundDecision, plan_round
 from fleetwise.service import Manager
-from fleetwise.store.controller_ops import commit_round, pending_requests, read_fleet
-from fleetwise.store.enums import RequestOutcome
+from fleetwise.store.controller_ops import commit_round, read_fleet
 from fleetwise.store.plans import supersede_expired_plans
 from fleetwise.store.samples import delete_samples_before
-from fleetwise.store.views import PlanView, RequestView
+from fleetwise.store.views import PlanView
 
-__all__ = ["SAMPLES_KEPT_PER_OWNER", "GlobalManagerService"]
+__all__ = ["SAMPLES_KEPT_PER_OWNER", "GlobalManagerService", "round_config"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLES_KEPT_PER_OWNER = 2
-"""Samples kept past the retention period: enough for a VM's placement demand."""
+"""Samples kept past the retention period (more if the demand window is longer)."""
+
+
+def round_config(context: ControllerContext) -> RoundConfig:
+    """The round's rules from the controller's configuration.
+
+    A request stays valid for the staleness window plus one round spacing: the window
+    covers its trip, the spacing its wait for the next round.
+    """
+    config = context.config
+    return RoundConfig(
+        global_manager=config.global_manager,
+        request_max_age_s=config.staleness_window_s + config.plan_round_spacing_s,
+        heartbeat_timeout_s=config.heartbeat_timeout_s,
+    )
 
 
 class GlobalManagerService(Manager):
@@ -49,6 +53,8 @@ class GlobalManagerService(Manager):
         super().__init__(context.clock, **kwargs)
         self.context = context
         config = context.config
+        self.rules = round_config(context)
+        self.last_decision: RoundDecision | None = None
         self.add_periodic_task(
             self.plan_round, spacing=config.plan_round_spacing_s, name="plan_round"
         )
@@ -57,54 +63,26 @@ class GlobalManagerService(Manager):
         )
 
     def plan_round(self) -> PlanView | None:
-        """Plan for the pending requests and drains; returns the new plan, if any."""
+        """Plan for the pending requests, drains and idle hosts; returns the new plan, if any."""
         context, config = self.context, self.context.config
         now = context.now()
         superseded = context.store.run(supersede_expired_plans, now=now)
         if superseded:
             logger.info("plans expired before they started: %s", list(superseded))
-        outcomes, live = self._triage(context.store.read(pending_requests), now)
-        fleet = context.store.read(read_fleet)
-        if fleet.open_plans:
-            if live:
-                logger.info("requests from %s wait: a plan is still open", _hosts(live))
-            context.store.run(commit_round, None, outcomes, now=now)
-            return None
-        snapshot = build_snapshot(fleet, now=now, heartbeat_timeout_s=config.heartbeat_timeout_s)
-        present = {h.host_id for h in snapshot.hosts}
-        for request in live:
-            if request.host not in present:
-                logger.info(
-                    "request %s rejected: host %s is unreachable, between power states "
-                    "or in a running migration",
-                    request.id,
-                    request.host,
-                )
-                outcomes[request.id] = RequestOutcome.REJECTED
-        live = [r for r in live if r.host in present]
-        drained = _hosts_to_drain(snapshot)
-        if not live and not drained:
-            context.store.run(commit_round, None, outcomes, now=now)
-            return None
-        solution = self._feasible(
-            plan_reallocation(snapshot, core_requests(live), config.global_manager), snapshot
-        )
-        for note in solution.notes:
-            logger.info("planning note: %s", note)
-        outcomes.update(request_outcomes(live, solution, snapshot))
+        fleet = context.store.read(read_fleet, config.global_manager.demand_samples)
+        observation = observe_fleet(fleet, now=now, power_control=context.power.can_control)
+        decision = plan_round(observation, self.rules)
+        self.last_decision = decision
+        _log_decision(decision)
         draft = draft_plan(
-            solution,
-            live,
-            drained,
+            decision,
             mode=context.mode,
             now=now,
             expiry_s=config.plan_expiry_s,
             max_attempts=config.max_attempts,
         )
-        plan = context.store.run(commit_round, draft, outcomes, now=now)
-        if plan is None:
-            logger.info("round for %s: nothing to do", _hosts(live) or "drains")
-        else:
+        plan = context.store.run(commit_round, draft, decision.verdicts, now=now)
+        if plan is not None:
             logger.info(
                 "plan %s (%s, %s): %d actions for %s",
                 plan.id,
@@ -115,46 +93,29 @@ class GlobalManagerService(Manager):
             )
         return plan
 
-    def _triage(
-        self, requests: tuple[RequestView, ...], now: datetime
-    ) -> tuple[dict[int, RequestOutcome], list[RequestView]]:
-        """Reject outdated and superseded requests; the newest request per host stays."""
-        config = self.context.config
-        max_age = timedelta(seconds=config.staleness_window_s + config.plan_round_spacing_s)
-        outcomes: dict[int, RequestOutcome] = {}
-        newest: dict[str, RequestView] = {}
-        for request in requests:  # oldest first
-            if now - request.received_at > max_age:
-                outcomes[request.id] = RequestOutcome.REJECTED
-                continue
-            previous = newest.get(request.host)
-            if previous is not None:
-                outcomes[previous.id] = RequestOutcome.REJECTED
-            newest[request.host] = request
-        return outcomes, list(newest.values())
-
-    def _feasible(self, solution: Solution, snapshot: ClusterSnapshot) -> Solution:
-        """Drop sleeps of hosts without power control and of hosts in maintenance."""
-        maintenance = {h.host_id for h in snapshot.hosts if h.maintenance}
-        keep = tuple(
-            h for h in solution.sleep if h not in maintenance and self.context.power.can_control(h)
-        )
-        return solution if keep == solution.sleep else replace(solution, sleep=keep)
-
     def prune_samples(self) -> int:
         """Delete samples older than the retention period; returns how many went."""
         context = self.context
         cutoff = context.now() - timedelta(seconds=context.config.sample_retention_s)
-        deleted = context.store.run(delete_samples_before, cutoff, keep_last=SAMPLES_KEPT_PER_OWNER)
+        keep = max(SAMPLES_KEPT_PER_OWNER, context.config.global_manager.demand_samples)
+        deleted = context.store.run(delete_samples_before, cutoff, keep_last=keep)
         if deleted:
             logger.info("deleted %d samples older than %s", deleted, cutoff.isoformat())
         return deleted
 
 
-def _hosts(requests: list[RequestView]) -> str:
-    return ", ".join(sorted({r.host for r in requests}))
-
-
-def _hosts_to_drain(snapshot: ClusterSnapshot) -> list[str]:
-    occupied = {vm.host_id for vm in snapshot.vms}
-    return sorted(h.host_id for h in snapshot.hosts if h.maintenance and h.host_id in occupied)
+def _log_decision(decision: RoundDecision) -> None:
+    for note in decision.solution.notes:
+        logger.info("planning note: %s", note)
+    waiting = [v.host_id for v in decision.verdicts if v.outcome is RequestOutcome.WAITING]
+    if waiting:
+        logger.info("requests from %s wait: a plan is still open", ", ".join(sorted(waiting)))
+    for verdict in decision.verdicts:
+        if verdict.outcome is not RequestOutcome.WAITING:
+            logger.info(
+                "request %s of %s: %s (%s)",
+                verdict.request_id,
+                verdict.host_id,
+                verdict.outcome.value,
+                verdict.note,
+            )

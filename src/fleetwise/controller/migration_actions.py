@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 
 from fleetwise.api.schemas import Assignment
 from fleetwise.controller.auth import Principal
-from fleetwise.controller.caps import MigrationSlots
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError
+from fleetwise.core.execution import MigrationSlots
 from fleetwise.core.lifecycle import ActionKind, ActionState, VmState
 from fleetwise.store.controller_ops import (
     begin_migration_attempt,

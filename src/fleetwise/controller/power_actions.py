@@ -15,17 +15,17 @@ import logging
 from datetime import datetime, timedelta
 
 from fleetwise.controller.context import ControllerContext
-from fleetwise.controller.snapshot import reachable
+from fleetwise.controller.observation import observe_fleet
+from fleetwise.core.execution import sleep_blocker as core_sleep_blocker
 from fleetwise.core.lifecycle import ActionState, HostPowerState, PlanState, is_terminal
 from fleetwise.errors import DriverError, InputError
 from fleetwise.store.controller_ops import (
     begin_power_attempt,
     fail_attempt,
+    read_fleet,
     succeed_action,
-    unfinished_migrations,
-    vm_counts_by_host,
 )
-from fleetwise.store.inventory import get_host, list_hosts
+from fleetwise.store.inventory import get_host
 from fleetwise.store.views import ActionView
 
 __all__ = ["advance_wake", "attempt_sleep", "sleep_blocker"]
@@ -87,36 +87,15 @@ def advance_wake(
 
 
 def sleep_blocker(context: ControllerContext, host_name: str, now: datetime) -> str | None:
-    """Why ``host_name`` must not go to sleep now, or None if it may."""
-    store = context.store
-    if context.power.driver_for(host_name) is None:
-        return f"host {host_name} has no power control"
-    hosts = store.read(list_hosts)
-    counts = store.read(vm_counts_by_host)
-    host = next((h for h in hosts if h.name == host_name), None)
-    if host is None or host.power_state is not H.ACTIVE:
-        return f"host {host_name} is not awake"
-    if host.maintenance:
-        return f"host {host_name} is in maintenance"
-    if counts.get(host_name, 0):
-        return f"host {host_name} still has {counts[host_name]} VMs"
-    running = store.read(unfinished_migrations)
-    if any(host_name in (m.source_host, m.destination_host) for m in running):
-        return f"host {host_name} takes part in a running migration"
-    timeout = context.config.heartbeat_timeout_s
-    spares = sum(
-        1
-        for h in hosts
-        if h.name != host_name
-        and h.power_state is H.ACTIVE
-        and not h.maintenance
-        and not counts.get(h.name, 0)
-        and reachable(h, now, timeout)
+    """Why ``host_name`` must not go to sleep now, or None if it may (see the core's rule)."""
+    fleet = context.store.read(read_fleet, 1)
+    observation = observe_fleet(fleet, now=now, power_control=context.power.can_control)
+    return core_sleep_blocker(
+        host_name,
+        observation,
+        spare_hosts=context.config.global_manager.spare_hosts,
+        heartbeat_timeout_s=context.config.heartbeat_timeout_s,
     )
-    wanted = context.config.global_manager.spare_hosts
-    if spares < wanted:
-        return f"host {host_name} is kept awake as a spare ({spares} of {wanted} spares awake)"
-    return None
 
 
 def attempt_sleep(

@@ -26,17 +26,15 @@ __all__ = [
     "GlobalManagerConfig",
     "HostState",
     "Migration",
+    "PlacedVm",
     "ReallocationRequest",
     "Solution",
-    "VmState",
     "plan_reallocation",
 ]
 
-HostPower = Literal["awake", "asleep"]
-
 
 class GlobalManagerConfig(BaseModel):
-    """Placement algorithm and host-power policy."""
+    """Placement algorithm, the VMs' demand window and the host-power policy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,23 +43,30 @@ class GlobalManagerConfig(BaseModel):
     )
     spare_hosts: int = Field(0, ge=0, description="empty hosts kept awake")
     sleep_empty_hosts: bool = True
+    demand_samples: int = Field(
+        2, ge=1, le=1000, description="a VM's CPU demand: mean of its last n samples"
+    )
 
 
 @dataclass(frozen=True)
 class HostState:
-    """A host as the global manager sees it (CPU in MHz, RAM in MB)."""
+    """A host as the global manager sees it (CPU in MHz, RAM in MB).
+
+    ``can_sleep`` is False for hosts without power control: they are never put to sleep.
+    """
 
     host_id: str
     cpu_total: float
     ram_total: float
-    power: HostPower = "awake"
+    awake: bool = True
     maintenance: bool = False
     hypervisor_mhz: float = 0.0
     power_model: PowerModel | None = None
+    can_sleep: bool = True
 
 
 @dataclass(frozen=True)
-class VmState:
+class PlacedVm:
     """A VM: its host, recent CPU demand (MHz) and RAM (MB)."""
 
     vm_id: str
@@ -73,7 +78,7 @@ class VmState:
 @dataclass(frozen=True)
 class ClusterSnapshot:
     hosts: tuple[HostState, ...]
-    vms: tuple[VmState, ...]
+    vms: tuple[PlacedVm, ...]
 
 
 @dataclass(frozen=True)
@@ -113,14 +118,14 @@ class _Model:
         hosts = snapshot.hosts
         self.hosts: dict[str, HostState] = {h.host_id: h for h in hosts}
         self.index: dict[str, int] = {h.host_id: i for i, h in enumerate(hosts)}
-        self.vms: dict[str, VmState] = {v.vm_id: v for v in snapshot.vms}
+        self.vms: dict[str, PlacedVm] = {v.vm_id: v for v in snapshot.vms}
         self.vm_host: dict[str, str] = {}
         self.on_host: dict[str, set[str]] = {h.host_id: set() for h in hosts}
         self.table = HostTable.of(
             [
                 HostCapacity(
                     h.host_id, h.cpu_total, h.ram_total, h.hypervisor_mhz, 0.0,
-                    h.power == "awake", h.power_model,
+                    h.awake, h.power_model,
                 )
                 for h in hosts
             ]
@@ -156,7 +161,7 @@ class _Model:
         self._attach(vm_id, host_id)
 
     def wake(self, host_id: str) -> None:
-        self.hosts[host_id] = replace(self.hosts[host_id], power="awake")
+        self.hosts[host_id] = replace(self.hosts[host_id], awake=True)
         self.table.awake[self.index[host_id]] = True
 
     def utilisation(self, host_id: str) -> float:
@@ -279,20 +284,24 @@ def plan_reallocation(
         if placement.complete:
             apply(placement, req.host_id)
             emptied.add(req.host_id)
-    # 4. host power: sleep empty awake hosts beyond the spares.
+    # 4. host power: sleep empty awake hosts beyond the spares. Hosts in maintenance stay
+    #    as they are; an empty host without power control stays awake and is a spare.
     sleep: list[str] = []
     if config.sleep_empty_hosts:
-        empty_awake = sorted(
-            h.host_id
+        empty = [
+            h
             for h in model.hosts.values()
             if model.table.awake[model.index[h.host_id]]
             and not model.on_host[h.host_id]
             and h.host_id not in wake
-        )
-        keep = config.spare_hosts
+            and not h.maintenance
+        ]
+        fixed = sum(1 for h in empty if not h.can_sleep)
         # Prefer keeping hosts that were empty already (their VMs are not in flight).
-        empty_awake.sort(key=lambda h: (h in emptied, h))
-        sleep = empty_awake[keep:]
+        candidates = sorted(
+            (h.host_id for h in empty if h.can_sleep), key=lambda h: (h in emptied, h)
+        )
+        sleep = candidates[max(0, config.spare_hosts - fixed) :]
     return Solution(
         migrations=tuple(moves[v] for v in sorted(moves)),
         wake=tuple(wake),

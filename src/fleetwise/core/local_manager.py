@@ -1,7 +1,9 @@
 """The local manager's decision for one host: underload, then overload, then VM selection.
 
 Pure: the agent (or the simulator) passes what it observed and the detectors' saved
-state, and gets back a :class:`LocalDecision` and the new state to persist.
+state, and gets back a :class:`LocalDecision` and the new state to persist. While
+migrations away from the host are under way a request is held back (the detectors
+still observe, so stateful ones keep counting).
 """
 
 from __future__ import annotations
@@ -65,21 +67,35 @@ class HostObservation:
     """What the collector saw on one host.
 
     VM and hypervisor CPU histories are in MHz, oldest first; ``capacity_mhz`` is the
-    CPU the VMs may use.
+    CPU the VMs may use. ``vms`` leaves out VMs migrating away; ``migrating`` tells
+    whether migrations away from the host are under way.
     """
 
     host_id: str
     capacity_mhz: float
     vms: tuple[VmObservation, ...]
     hypervisor_mhz: FloatArray = field(default_factory=lambda: np.zeros(0))
+    migrating: bool = False
 
 
 @dataclass(frozen=True)
 class LocalDecision:
-    """``none``, or a reallocation request with its reason and the VMs to move."""
+    """``none``, or a reallocation request with its reason and the VMs to move.
+
+    ``held_back`` marks a request not to send yet: migrations away from the host are
+    under way, and what the host needs is known only once they have ended.
+    """
 
     reason: Literal["none", "underload", "overload"]
     vm_ids: tuple[str, ...] = ()
+    held_back: bool = False
+
+    @property
+    def request_reason(self) -> Literal["underload", "overload"] | None:
+        """The reason of the request the shell sends now, or None if it sends none."""
+        if self.held_back or self.reason == "none":
+            return None
+        return self.reason
 
 
 def host_utilisation_history(obs: HostObservation) -> FloatArray:
@@ -135,9 +151,12 @@ class LocalManager:
         overloaded, new_over_state = self._overload(history, ctx, over_state)
         new_state: dict[str, JsonState] = {"underload": under_state, "overload": new_over_state}
         if underloaded:
-            return LocalDecision("underload", tuple(vm.vm_id for vm in obs.vms)), new_state
+            vm_ids = tuple(vm.vm_id for vm in obs.vms)
+            return LocalDecision("underload", vm_ids, held_back=obs.migrating), new_state
         if not overloaded:
             return LocalDecision("none"), new_state
+        if obs.migrating:
+            return LocalDecision("overload", held_back=True), new_state
         chosen = self._select_until_relieved(obs, ctx, over_state, seed)
         return LocalDecision("overload", chosen), new_state
 

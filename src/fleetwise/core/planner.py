@@ -1,53 +1,75 @@
 """Turn a :class:`~fleetwise.core.global_manager.Solution` into an ordered action plan.
 
-Wake-ups come first; a migration depends on the wake-up of its destination (if
-any) and on the migrations away from its destination listed before it, so VMs
-leaving a host free its room before others arrive; putting a host to sleep depends
-on every migration away from it. Migrations into hosts that also send VMs away are
-listed after the others. Actions are numbered in that order, and each lists the
-numbers it depends on (always earlier ones, so a plan has no cycles).
+Wake-ups come first, then migrations (those into hosts that also send VMs away
+last), then sleeps. :func:`dependencies` says which earlier actions each one waits
+for, and is the one rule both the planner and the executor follow:
+
+* a migration waits for the wake-up of its destination, if any, and for the
+  migrations away from its destination listed before it (VMs leaving a host free
+  its room before others arrive);
+* a host's sleep waits for every migration away from it;
+* a wake-up waits for nothing.
+
+Actions are numbered in order and only ever wait for earlier ones, so a plan has no
+cycles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from fleetwise.core.global_manager import Solution
+from fleetwise.core.lifecycle import ActionKind
 
-__all__ = ["PlannedAction", "build_plan"]
-
-ActionKind = Literal["wake", "migrate", "sleep"]
+__all__ = ["PlannedAction", "build_plan", "dependencies"]
 
 
 @dataclass(frozen=True)
 class PlannedAction:
+    """One step of a plan; ``host_id`` is the host woken or put to sleep, or the
+    migration's source."""
+
     seq: int
     kind: ActionKind
-    host_id: str  # host woken / put to sleep, or the migration's source
+    host_id: str
     vm_id: str | None = None
     destination: str | None = None
     depends_on: tuple[int, ...] = ()
 
 
+def dependencies(actions: Sequence[PlannedAction]) -> dict[int, tuple[int, ...]]:
+    """``seq`` of each action → the ``seq`` of the earlier actions it waits for."""
+    wakes: dict[str, list[int]] = {}
+    leaving: dict[str, list[int]] = {}
+    out: dict[int, tuple[int, ...]] = {}
+    for action in sorted(actions, key=lambda a: a.seq):
+        deps: list[int] = []
+        if action.kind is ActionKind.WAKE:
+            wakes.setdefault(action.host_id, []).append(action.seq)
+        elif action.kind is ActionKind.MIGRATE:
+            assert action.destination is not None
+            deps = wakes.get(action.destination, []) + leaving.get(action.destination, [])
+            leaving.setdefault(action.host_id, []).append(action.seq)
+        else:
+            deps = list(leaving.get(action.host_id, ()))
+        out[action.seq] = tuple(deps)
+    return out
+
+
 def build_plan(solution: Solution) -> tuple[PlannedAction, ...]:
     """Order the solution's actions and record their dependencies."""
-    actions: list[PlannedAction] = []
-    wake_seq: dict[str, int] = {}
+    steps: list[PlannedAction] = []
     for host in solution.wake:
-        seq = len(actions)
-        wake_seq[host] = seq
-        actions.append(PlannedAction(seq, "wake", host))
-    leaving: dict[str, list[int]] = {}
+        steps.append(PlannedAction(len(steps), ActionKind.WAKE, host))
     sources = {m.source for m in solution.migrations}
-    ordered = sorted(solution.migrations, key=lambda m: m.destination in sources)
-    for m in ordered:
-        seq = len(actions)
-        deps = [wake_seq[m.destination]] if m.destination in wake_seq else []
-        deps += leaving.get(m.destination, [])
-        actions.append(PlannedAction(seq, "migrate", m.source, m.vm_id, m.destination, tuple(deps)))
-        leaving.setdefault(m.source, []).append(seq)
+    for m in sorted(solution.migrations, key=lambda m: m.destination in sources):
+        steps.append(
+            PlannedAction(len(steps), ActionKind.MIGRATE, m.source, m.vm_id, m.destination)
+        )
     for host in solution.sleep:
-        seq = len(actions)
-        actions.append(PlannedAction(seq, "sleep", host, depends_on=tuple(leaving.get(host, ()))))
-    return tuple(actions)
+        steps.append(PlannedAction(len(steps), ActionKind.SLEEP, host))
+    deps = dependencies(steps)
+    return tuple(
+        PlannedAction(a.seq, a.kind, a.host_id, a.vm_id, a.destination, deps[a.seq]) for a in steps
+    )

@@ -22,8 +22,9 @@ from fleetwise.core.lifecycle import (
     PlanState,
     is_terminal,
 )
+from fleetwise.core.round import RequestVerdict
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.enums import MigrationOutcome, RequestOutcome
+from fleetwise.store.enums import MigrationOutcome
 from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.inventory import (
     get_host,
@@ -212,12 +213,13 @@ class FleetData:
     vms: tuple[VmView, ...]
     vm_samples: Mapping[str, tuple[CpuSample, ...]]
     host_samples: Mapping[str, tuple[HostCpuSample, ...]]
+    requests: tuple[RequestView, ...]
     open_plans: int
-    migrating_hosts: frozenset[str]
+    migrations: tuple[MigrationView, ...]
 
 
 def read_fleet(session: Session, samples_per_vm: int = 2) -> FleetData:
-    """Hosts, VMs, their latest samples, open plans and hosts with a migration running."""
+    """Hosts, VMs, their latest samples, pending requests, open plans, running migrations."""
     open_count = session.scalar(
         select(func.count(Plan.id)).where(
             Plan.state.in_([PlanState.RECOMMENDED, PlanState.PENDING, PlanState.ONGOING])
@@ -228,26 +230,26 @@ def read_fleet(session: Session, samples_per_vm: int = 2) -> FleetData:
         vms=list_vms(session),
         vm_samples=last_vm_samples(session, samples_per_vm),
         host_samples=last_host_samples(session, 1),
+        requests=pending_requests(session),
         open_plans=int(open_count or 0),
-        migrating_hosts=frozenset(
-            host
-            for m in unfinished_migrations(session)
-            for host in (m.source_host, m.destination_host)
-        ),
+        migrations=unfinished_migrations(session),
     )
 
 
 def commit_round(
     session: Session,
     draft: PlanDraft | None,
-    outcomes: Mapping[int, RequestOutcome],
+    verdicts: Sequence[RequestVerdict],
     *,
     now: datetime,
 ) -> PlanView | None:
-    """Store a round's plan (if any) and what became of each request it considered."""
+    """Store a round's plan (if any) and the final outcome of each request it handled."""
     plan = create_plan(session, draft, now=now) if draft is not None else None
-    for request_id, outcome in sorted(outcomes.items()):
-        set_request_outcome(session, request_id, outcome, now=now)
+    for verdict in sorted(verdicts, key=lambda v: v.request_id):
+        if verdict.outcome.final:
+            set_request_outcome(
+                session, verdict.request_id, verdict.outcome, now=now, note=verdict.note
+            )
     return plan
 
 

@@ -1,10 +1,13 @@
-"""Vocabulary of the store's records that is not a life cycle (see ``core.lifecycle``)."""
+"""Vocabulary of the store's records that is not a life cycle (see ``core.lifecycle``).
+
+A request's outcome is the decision core's :class:`~fleetwise.core.round.RequestOutcome`.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum, auto
 
-__all__ = ["MigrationOutcome", "ReallocationReason", "RequestOutcome"]
+__all__ = ["MigrationOutcome", "ReallocationReason"]
 
 
 class ReallocationReason(StrEnum):
@@ -12,15 +15,6 @@ class ReallocationReason(StrEnum):
 
     UNDERLOAD = auto()
     OVERLOAD = auto()
-
-
-class RequestOutcome(StrEnum):
-    """What the global manager made of a reallocation request."""
-
-    PLANNED = auto()
-    NO_PLACEMENT = auto()
-    NOTHING_TO_DO = auto()
-    REJECTED = auto()
 
 
 class MigrationOutcome(StrEnum):

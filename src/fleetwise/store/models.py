@@ -33,8 +33,9 @@ from fleetwise.core.lifecycle import (
     PlanState,
     VmState,
 )
+from fleetwise.core.round import RequestOutcome
 from fleetwise.store.coltypes import TextEnum, UtcDateTime, enum_check
-from fleetwise.store.enums import MigrationOutcome, ReallocationReason, RequestOutcome
+from fleetwise.store.enums import MigrationOutcome, ReallocationReason
 
 __all__ = [
     "Action",
@@ -203,6 +204,7 @@ class ReallocationRequest(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     outcome: Mapped[RequestOutcome | None] = mapped_column(TextEnum(RequestOutcome))
+    note: Mapped[str | None] = mapped_column(Text)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     host: Mapped[Host] = relationship()

@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from fleetwise.core.round import RequestOutcome
 from fleetwise.errors import ParameterError
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.enums import ReallocationReason, RequestOutcome
+from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.lookup import host_by_name, rowcount
 from fleetwise.store.models import ReallocationRequest
@@ -63,15 +64,22 @@ def get_request(session: Session, request_id: int) -> RequestView:
 
 
 def set_request_outcome(
-    session: Session, request_id: int, outcome: RequestOutcome, *, now: datetime
+    session: Session,
+    request_id: int,
+    outcome: RequestOutcome,
+    *,
+    now: datetime,
+    note: str | None = None,
 ) -> RequestView:
-    """Record what the global manager made of a request (once)."""
+    """Record what the global manager made of a request (once), with a note saying why."""
     now = require_utc(now)
+    if not outcome.final:
+        raise ParameterError(f"{outcome.value!r} is not a final outcome")
     changed = rowcount(
         session,
         update(ReallocationRequest)
         .where(ReallocationRequest.id == request_id, ReallocationRequest.outcome.is_(None))
-        .values(outcome=outcome, handled_at=now),
+        .values(outcome=outcome, note=None if note is None else note[:1000], handled_at=now),
     )
     if changed != 1:
         current = get_request(session, request_id)

@@ -17,7 +17,8 @@ from fleetwise.core.lifecycle import (
     PlanState,
     VmState,
 )
-from fleetwise.store.enums import MigrationOutcome, ReallocationReason, RequestOutcome
+from fleetwise.core.round import RequestOutcome
+from fleetwise.store.enums import MigrationOutcome, ReallocationReason
 from fleetwise.store.models import (
     Action,
     Host,
@@ -315,6 +316,7 @@ class RequestView:
     sent_at: datetime | None
     received_at: datetime
     outcome: RequestOutcome | None
+    note: str | None
     handled_at: datetime | None
 
 
@@ -328,5 +330,6 @@ def request_view(request: ReallocationRequest) -> RequestView:
         sent_at=request.sent_at,
         received_at=request.received_at,
         outcome=request.outcome,
+        note=request.note,
         handled_at=request.handled_at,
     )

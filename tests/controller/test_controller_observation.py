@@ -1,20 +1,20 @@
-"""From the store to the decision core and back: snapshot, waves, dependencies, retention."""
+"""From the store to the decision core and back: observation, waves, dependencies, retention."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
 
-from fleetwise.controller.dependencies import action_dependencies
+from fleetwise.controller.observation import observe_fleet
 from fleetwise.controller.plan_draft import action_drafts
-from fleetwise.controller.snapshot import build_snapshot
 from fleetwise.core.global_manager import Migration, Solution
-from fleetwise.core.lifecycle import ActionKind, ActionState, HostPowerState, PlanMode, PlanState
+from fleetwise.core.lifecycle import ActionKind, HostPowerState
 from fleetwise.core.lifecycle import VmState as Observed
-from fleetwise.core.planner import build_plan
+from fleetwise.core.planner import PlannedAction, build_plan, dependencies
+from fleetwise.core.round import RoundConfig, plan_round
 from fleetwise.store.controller_ops import FleetData
 from fleetwise.store.samples import last_vm_samples
-from fleetwise.store.views import ActionView, CpuSample, HostCpuSample, HostView, PlanView, VmView
+from fleetwise.store.views import CpuSample, HostCpuSample, HostView, MigrationView, VmView
 from tests.helpers.controller import T0, Harness, host_view, vm_uuid
 
 
@@ -26,7 +26,8 @@ def _heard(name: str, state: HostPowerState, seconds_ago: float) -> HostView:
     return replace(host_view(name, state), last_heartbeat=T0 - timedelta(seconds=seconds_ago))
 
 
-def test_snapshot_demand_capacity_and_reachability() -> None:
+def test_observation_keeps_what_the_store_holds_and_the_round_excludes_unavailable_hosts() -> None:
+    running = MigrationView(7, "x", "busy", "target", 3, T0, None, None, None)
     fleet = FleetData(
         hosts=(
             _heard("up", HostPowerState.ACTIVE, 10),
@@ -34,20 +35,25 @@ def test_snapshot_demand_capacity_and_reachability() -> None:
             _heard("asleep", HostPowerState.ASLEEP, 5000),
             _heard("waking", HostPowerState.WAKING, 1),
             _heard("busy", HostPowerState.ACTIVE, 1),
+            _heard("target", HostPowerState.ACTIVE, 1),
         ),
         vms=(_vm("a", "up"), _vm("b", "up", capacity=3000), _vm("c", "silent"), _vm("d", None)),
-        vm_samples={"a": (CpuSample(T0, 100.0), CpuSample(T0, 300.0), CpuSample(T0, 500.0))},
+        vm_samples={"a": (CpuSample(T0, 300.0), CpuSample(T0, 500.0))},
         host_samples={"up": (HostCpuSample(T0, 1000.0, 150.0),)},
+        requests=(),
         open_plans=0,
-        migrating_hosts=frozenset({"busy"}),
+        migrations=(running,),
     )
-    snapshot = build_snapshot(fleet, now=T0, heartbeat_timeout_s=900)
-    hosts = {h.host_id: h for h in snapshot.hosts}
-    assert set(hosts) == {"up", "asleep"}
-    assert (hosts["up"].power, hosts["asleep"].power) == ("awake", "asleep")
-    assert hosts["up"].cpu_total == 8000 and hosts["up"].hypervisor_mhz == 150.0
-    demand = {v.vm_id: v.cpu for v in snapshot.vms}
-    assert demand == {"a": 400.0, "b": 3000.0}  # mean of the last two; capacity without data
+    observation = observe_fleet(fleet, now=T0, power_control=lambda host: host != "up")
+    hosts = {h.host_id: h for h in observation.hosts}
+    assert hosts["up"].cpu_mhz == 8000 and hosts["up"].hypervisor_mhz == 150.0
+    assert hosts["silent"].last_heard_s == (T0 - timedelta(seconds=901)).timestamp()
+    assert not hosts["up"].power_control and hosts["asleep"].power_control
+    assert observation.vms.demand(2).tolist() == [400.0, 3000.0, 2000.0, 2000.0]
+    decision = plan_round(observation, RoundConfig(heartbeat_timeout_s=900))
+    assert set(decision.excluded) == {"silent", "waking", "busy", "target"}
+    assert "unreachable" in decision.excluded["silent"]
+    assert "migration" in decision.excluded["busy"]
 
 
 SOLUTION = Solution(
@@ -69,45 +75,24 @@ def test_waves_follow_dependencies_and_keep_order() -> None:
     assert {d.max_attempts for d in drafts} == {3}
 
 
-def test_dependencies_of_a_stored_plan() -> None:
-    def action(i: int, kind: ActionKind, **where: str) -> ActionView:
-        return ActionView(
-            id=i,
-            plan_id=1,
-            seq=i,
-            wave=0,
-            kind=kind,
-            state=ActionState.PENDING,
-            vm_uuid=where.get("vm"),
-            source_host=where.get("source"),
-            destination_host=where.get("destination"),
-            host=where.get("host"),
-            attempts=0,
-            max_attempts=3,
-            last_error=None,
-            started_at=None,
-            finished_at=None,
-            updated_at=T0,
-        )
-
-    actions = (
-        action(10, ActionKind.WAKE, host="d"),
-        action(11, ActionKind.MIGRATE, vm="1", source="a", destination="b"),
-        action(12, ActionKind.MIGRATE, vm="2", source="c", destination="d"),
-        action(13, ActionKind.MIGRATE, vm="3", source="a", destination="d"),
-        action(14, ActionKind.SLEEP, host="a"),
-        action(15, ActionKind.SLEEP, host="c"),
-    )
-    plan = PlanView(
-        1, PlanState.ONGOING, PlanMode.AUTOMATIC, "r", None, None, None, T0, T0, None, actions
-    )
-    assert action_dependencies(plan) == {
+def test_dependencies_of_stored_actions() -> None:
+    actions = [
+        PlannedAction(10, ActionKind.WAKE, "d"),
+        PlannedAction(11, ActionKind.MIGRATE, "a", "1", "b"),
+        PlannedAction(12, ActionKind.MIGRATE, "c", "2", "d"),
+        PlannedAction(13, ActionKind.MIGRATE, "b", "3", "d"),
+        PlannedAction(14, ActionKind.MIGRATE, "d", "4", "a"),
+        PlannedAction(15, ActionKind.SLEEP, "a"),
+        PlannedAction(16, ActionKind.SLEEP, "c"),
+    ]
+    assert dependencies(actions) == {
         10: (),
         11: (),
         12: (10,),
         13: (10,),
-        14: (11, 13),
-        15: (12,),
+        14: (11,),  # arrives on a, which sends VM 1 away first
+        15: (11,),
+        16: (12,),
     }
 
 

@@ -1,0 +1,131 @@
+"""Rules for carrying a plan out, shared by the controller's executor and the simulator.
+
+* :func:`startable`: which pending actions may start, given what they wait for (see
+  :func:`~fleetwise.core.planner.dependencies`).
+* :class:`MigrationSlots`: migrations run within caps, in total, out of one host and
+  into one host.
+* :func:`sleep_blocker`: whether a host may be put to sleep now. A plan's sleep was
+  right when it was planned; by the time its turn comes the host may hold a VM again,
+  be needed as a spare, or have lost its power control.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetwise.core.lifecycle import ActionState, HostPowerState, is_terminal
+from fleetwise.core.round import FleetObservation, unavailability
+
+__all__ = ["MigrationCaps", "MigrationSlots", "sleep_blocker", "startable"]
+
+_DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
+
+
+class MigrationCaps(BaseModel):
+    """How many migrations may run at once: in total, out of one host, into one host."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    total: int = Field(default=4, ge=1)
+    per_source: int = Field(default=1, ge=1)
+    per_destination: int = Field(default=2, ge=1)
+
+
+class MigrationSlots:
+    """Counts running migrations and grants new ones only within the caps."""
+
+    def __init__(self, caps: MigrationCaps, running: Iterable[tuple[str, str]] = ()) -> None:
+        self._caps = caps
+        self._total = 0
+        self._out: Counter[str] = Counter()
+        self._in: Counter[str] = Counter()
+        for source, destination in running:
+            self._add(source, destination)
+
+    def _add(self, source: str, destination: str) -> None:
+        self._total += 1
+        self._out[source] += 1
+        self._in[destination] += 1
+
+    def can_start(self, source: str, destination: str) -> bool:
+        """Whether one more migration from ``source`` to ``destination`` fits the caps."""
+        return (
+            self._total < self._caps.total
+            and self._out[source] < self._caps.per_source
+            and self._in[destination] < self._caps.per_destination
+        )
+
+    def take(self, source: str, destination: str) -> bool:
+        """Book a slot if one is free; returns whether it was booked."""
+        if not self.can_start(source, destination):
+            return False
+        self._add(source, destination)
+        return True
+
+    def release(self, source: str, destination: str) -> None:
+        """Give back a slot (a booked migration did not start, or one ended)."""
+        if self._out[source] < 1 or self._in[destination] < 1:
+            raise ValueError(f"no migration from {source} to {destination} is booked")
+        self._total -= 1
+        self._out[source] -= 1
+        self._in[destination] -= 1
+
+
+def startable(
+    states: Mapping[int, ActionState], waits_for: Mapping[int, tuple[int, ...]]
+) -> list[int]:
+    """The PENDING actions (in order) whose every dependency succeeded or was skipped.
+
+    An action whose dependency failed or was cancelled never starts: that ends its
+    plan.
+    """
+    ready: list[int] = []
+    for key in sorted(states):
+        if states[key] is not ActionState.PENDING:
+            continue
+        waited = [states[d] for d in waits_for.get(key, ())]
+        if all(is_terminal(s) and s in _DONE for s in waited):
+            ready.append(key)
+    return ready
+
+
+def sleep_blocker(
+    host_id: str, observation: FleetObservation, *, spare_hosts: int, heartbeat_timeout_s: float
+) -> str | None:
+    """Why ``host_id`` must not go to sleep now, or None if it may.
+
+    It must be active, have power control, not be in maintenance, hold no VM and take
+    part in no migration, and at least ``spare_hosts`` other empty hosts must stay
+    awake (active, reachable, not in maintenance).
+    """
+    hosts = {h.host_id: h for h in observation.hosts}
+    host = hosts.get(host_id)
+    if host is None or host.power is not HostPowerState.ACTIVE:
+        return f"host {host_id} is not awake"
+    if not host.power_control:
+        return f"host {host_id} has no power control"
+    if host.maintenance:
+        return f"host {host_id} is in maintenance"
+    counts: dict[str, int] = {}
+    for vm_host in observation.vms.host_ids:
+        if vm_host is not None:
+            counts[vm_host] = counts.get(vm_host, 0) + 1
+    if counts.get(host_id, 0):
+        return f"host {host_id} still has {counts[host_id]} VMs"
+    if any(host_id in (m.source, m.destination) for m in observation.migrations):
+        return f"host {host_id} takes part in a running migration"
+    spares = sum(
+        1
+        for h in observation.hosts
+        if h.host_id != host_id
+        and h.power is HostPowerState.ACTIVE
+        and not h.maintenance
+        and not counts.get(h.host_id, 0)
+        and unavailability(h, observation.now_s, heartbeat_timeout_s) is None
+    )
+    if spares < spare_hosts:
+        return f"host {host_id} is kept awake as a spare ({spares} of {spare_hosts} spares awake)"
+    return None
