@@ -11,8 +11,8 @@ from fleetwise.core.global_manager import (
     ClusterSnapshot,
     GlobalManagerConfig,
     HostState,
-    ReallocationRequest,
     PlacedVm,
+    ReallocationRequest,
     plan_reallocation,
 )
 from fleetwise.core.planner import build_plan
@@ -26,7 +26,7 @@ def host(name: str, awake: bool = True, maintenance: bool = False) -> HostState:
 
 def test_underloaded_host_is_emptied_onto_busy_hosts_and_put_to_sleep() -> None:
     # a: 100 used; b: 500; c: empty and awake. Caps 800: a's VM fits on b (500 + 100).
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("a"), host("b"), host("c")),
         (PlacedVm("v1", "a", 100, 100), PlacedVm("v2", "b", 500, 100)),
     )
@@ -39,7 +39,7 @@ def test_underloaded_host_is_emptied_onto_busy_hosts_and_put_to_sleep() -> None:
 
 def test_underload_is_all_or_nothing_and_never_wakes_hosts() -> None:
     # a holds 300 + 300; b has room for only one of them (800 − 400 = 400).
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("a"), host("b"), host("z", awake=False)),
         (PlacedVm("v1", "a", 300, 10), PlacedVm("v2", "a", 300, 10), PlacedVm("v3", "b", 400, 10)),
     )
@@ -49,7 +49,7 @@ def test_underload_is_all_or_nothing_and_never_wakes_hosts() -> None:
 
 
 def test_overload_wakes_a_sleeping_host_when_no_awake_host_fits() -> None:
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("a"), host("b"), host("z", awake=False)),
         (PlacedVm("v1", "a", 700, 10), PlacedVm("v2", "a", 250, 10), PlacedVm("v3", "b", 700, 10)),
     )
@@ -62,14 +62,14 @@ def test_overload_wakes_a_sleeping_host_when_no_awake_host_fits() -> None:
 
 
 def test_maintenance_drains_the_host_and_keeps_it_out_of_placement() -> None:
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("a", maintenance=True), host("b"), host("c")),
         (PlacedVm("v1", "a", 300, 10), PlacedVm("v2", "b", 100, 10)),
     )
     sol = plan_reallocation(snap, (), CONFIG)
     assert [(m.vm_id, m.destination) for m in sol.migrations] == [("v1", "b")]
     # An overload elsewhere never lands on the host in maintenance.
-    snap2 = ClusterSnapshot(
+    snap2 = ClusterSnapshot.of(
         (host("a", maintenance=True), host("b")),
         (PlacedVm("v2", "b", 700, 10), PlacedVm("v3", "b", 200, 10)),
     )
@@ -79,13 +79,13 @@ def test_maintenance_drains_the_host_and_keeps_it_out_of_placement() -> None:
 
 
 def test_spare_hosts_stay_awake() -> None:
-    snap = ClusterSnapshot((host("a"), host("b"), host("c")), (PlacedVm("v", "a", 100, 10),))
+    snap = ClusterSnapshot.of((host("a"), host("b"), host("c")), (PlacedVm("v", "a", 100, 10),))
     sol = plan_reallocation(snap, (), GlobalManagerConfig(spare_hosts=1))
     assert len(sol.sleep) == 1 and sol.sleep[0] in ("b", "c")
 
 
 def test_sleep_waits_for_every_migration_off_the_host() -> None:
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("a"), host("b")),
         (PlacedVm("v1", "a", 100, 10), PlacedVm("v2", "a", 100, 10), PlacedVm("v3", "b", 100, 10)),
     )
@@ -98,7 +98,7 @@ def test_sleep_waits_for_every_migration_off_the_host() -> None:
 
 
 def test_requests_from_unknown_hosts_and_vms_elsewhere_are_ignored() -> None:
-    snap = ClusterSnapshot((host("a"), host("b")), (PlacedVm("v1", "b", 100, 10),))
+    snap = ClusterSnapshot.of((host("a"), host("b")), (PlacedVm("v1", "b", 100, 10),))
     sol = plan_reallocation(
         snap,
         (ReallocationRequest("ghost", "underload"), ReallocationRequest("a", "overload", ("v1",))),
@@ -142,7 +142,7 @@ def test_round_never_loses_or_duplicates_a_vm_and_respects_caps(
                             tuple(v.vm_id for v in vms if v.host_id == h))
         for h in data.draw(st.lists(st.sampled_from(awake_ids), unique=True))
     )  # fmt: skip
-    sol = plan_reallocation(ClusterSnapshot(states, vms), reqs, CONFIG)
+    sol = plan_reallocation(ClusterSnapshot.of(states, vms), reqs, CONFIG)
     where = {v.vm_id: v.host_id for v in vms}
     moved = Counter(m.vm_id for m in sol.migrations)
     assert all(c == 1 for c in moved.values()), "a VM is moved twice"
@@ -189,7 +189,7 @@ def test_migrations_into_a_host_wait_for_those_leaving_it() -> None:
 def test_underloaded_hosts_are_not_emptied_onto_a_host_being_relieved() -> None:
     # h1 is overloaded (sends v1 away); h2 is underloaded. h1 would be the tightest fit
     # for h2's VM once v1 leaves, but a host being relieved this round is no target.
-    snap = ClusterSnapshot(
+    snap = ClusterSnapshot.of(
         (host("h1"), host("h2"), host("h3")),
         (
             PlacedVm("v1", "h1", 500, 10),

@@ -18,10 +18,10 @@ from fleetwise.core.lifecycle import (
     PlanState,
     allowed_targets,
 )
+from fleetwise.core.round import RequestOutcome
 from fleetwise.errors import ParameterError
 from fleetwise.store import ConflictError, NotFoundError, Store
 from fleetwise.store.database import session_factory
-from fleetwise.core.round import RequestOutcome
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.inventory import register_host, report_vms
 from fleetwise.store.migration_log import list_migrations, start_migration

@@ -69,8 +69,18 @@ def _announce_compilation(model: str) -> bool:
 
 def simulate(
     day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
-    policy: Annotated[str, typer.Option(help="npa, dvfs or e.g. lr-mmt-1.2.")] = "lr-mmt-1.2",
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="npa, dvfs or e.g. lr-mmt-1.2 (cloudsim default: lr-mmt-1.2; native "
+            "default: the scenario's own configuration)."
+        ),
+    ] = None,
     model: Annotated[str, typer.Option(help="cloudsim or native.")] = "cloudsim",
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Native model: a scenario file (default: the bundled rack)."),
+    ] = None,
     traces: Annotated[
         Path | None, typer.Option(help="Folder of trace files instead of a bundled day.")
     ] = None,
@@ -84,16 +94,29 @@ def simulate(
     """Simulate one day of traces under one policy and print the results."""
     from fleetwise.sim.runner import simulate as run_simulation
 
-    parse_policy(policy)  # fail fast, before any output
+    if policy is not None:
+        parse_policy(policy)  # fail fast, before any output
+    if scenario is not None:
+        from fleetwise.sim.native.scenario import load_scenario
+
+        load_scenario(scenario)
     trace_set = load_traces(day=None if traces else day, folder=traces)
     compiling = _announce_compilation(model)
     with _progress() as bar:
-        task = bar.add_task(f"simulating {policy}", total=None)
+        task = bar.add_task(f"simulating {policy or 'the configured policy'}", total=None)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = run_simulation(trace_set, policy, model, seed=seed, profile=profile, progress=tick)
+        result = run_simulation(
+            trace_set,
+            policy,
+            model,
+            seed=seed,
+            profile=profile,
+            progress=tick,
+            scenario=scenario,
+        )
     console.print(_results_table(result))
     if compiling:
         console.print("(the wall time includes compiling the kernels; later runs skip that)")
@@ -117,6 +140,10 @@ def sweep(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("sweep-out"),
     seed: Annotated[int, typer.Option(help="Seed of random choices (RS).")] = 0,
     profile: Annotated[str, typer.Option(help="cs303 or cs2012.")] = "cs303",
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Native model: a scenario file (default: the bundled rack)."),
+    ] = None,
 ) -> None:
     """Run policies × days in parallel and write medians in the layout of Table V."""
     from fleetwise.sim.sweep import parse_days, run_sweep
@@ -139,6 +166,7 @@ def sweep(
             seed=seed,
             profile=profile,
             on_done=lambda r: bar.advance(task),
+            scenario=scenario,
         )
     table = Table(title=f"medians over {len(day_list)} day(s) · {model} model · {profile}")
     for col in ("policy", "ESV ×10⁻³", "energy kWh", "SLAV ×10⁻⁵", "SLATAH", "PDM", "migr."):

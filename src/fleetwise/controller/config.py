@@ -34,19 +34,18 @@ line naming the file, the field and the problem.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from fleetwise.config_file import load_model
 from fleetwise.controller.tokens import TokenHash
 from fleetwise.core.execution import MigrationCaps
 from fleetwise.core.global_manager import GlobalManagerConfig
@@ -54,7 +53,7 @@ from fleetwise.core.placement import PLACEMENT
 from fleetwise.drivers.ids import check_host_name
 from fleetwise.drivers.power.command import DEFAULT_SLEEP_COMMAND, CommandTemplate
 from fleetwise.drivers.power.wol import parse_mac
-from fleetwise.errors import InputError, ParameterError
+from fleetwise.errors import InputError
 from fleetwise.store.database import normalise_url
 
 __all__ = [
@@ -67,7 +66,6 @@ __all__ = [
     "PowerSettings",
     "SimulatedPower",
     "WolCommandPower",
-    "format_validation_error",
     "load_config",
 ]
 
@@ -280,31 +278,6 @@ class ControllerConfig(_Section):
         return {h.name: TokenHash.parse(h.token_hash) for h in self.hosts if h.token_hash}
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """The first problem of a validation error in one line (and how many more there are)."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "top level"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return f"{where}: {message}" + (more if len(errors) > 1 else "")
-
-
 def load_config(path: Path) -> ControllerConfig:
     """Read and validate the YAML file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ParameterError(f"config {path} is not valid YAML{where}") from None
-    if not isinstance(raw, dict):
-        raise ParameterError(f"config {path} must be a mapping of settings")
-    try:
-        return ControllerConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ParameterError(f"config {path}: {format_validation_error(exc)}") from None
+    return load_model(path, ControllerConfig)

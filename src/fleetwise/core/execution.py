@@ -16,12 +16,13 @@ from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetwise.core.lifecycle import ActionState, HostPowerState, is_terminal
+from fleetwise.core.lifecycle import ActionState, HostPowerState
 from fleetwise.core.round import FleetObservation, unavailability
 
 __all__ = ["MigrationCaps", "MigrationSlots", "sleep_blocker", "startable"]
 
 _DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
+"""Final states that let what waits for an action start."""
 
 
 class MigrationCaps(BaseModel):
@@ -58,6 +59,11 @@ class MigrationSlots:
             and self._in[destination] < self._caps.per_destination
         )
 
+    @property
+    def exhausted(self) -> bool:
+        """Whether no migration at all may start now (the total cap is reached)."""
+        return self._total >= self._caps.total
+
     def take(self, source: str, destination: str) -> bool:
         """Book a slot if one is free; returns whether it was booked."""
         if not self.can_start(source, destination):
@@ -82,14 +88,8 @@ def startable(
     An action whose dependency failed or was cancelled never starts: that ends its
     plan.
     """
-    ready: list[int] = []
-    for key in sorted(states):
-        if states[key] is not ActionState.PENDING:
-            continue
-        waited = [states[d] for d in waits_for.get(key, ())]
-        if all(is_terminal(s) and s in _DONE for s in waited):
-            ready.append(key)
-    return ready
+    pending = sorted(key for key, state in states.items() if state is ActionState.PENDING)
+    return [key for key in pending if all(states[d] in _DONE for d in waits_for.get(key, ()))]
 
 
 def sleep_blocker(

@@ -13,7 +13,9 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-__all__ = ["cheapest_power_increase", "least_fitting", "power_at"]
+__all__ = ["best_fit_assign", "cheapest_power_increase", "least_fitting", "power_at"]
+
+IntArray = npt.NDArray[np.intp]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -85,3 +87,36 @@ def cheapest_power_increase(
         if best < 0 or delta < best_delta:
             best, best_delta, best_power = i, delta, after
     return best, best_power
+
+
+@njit(cache=True)
+def best_fit_assign(
+    awake: BoolArray,
+    cpu_free: FloatArray,
+    ram_free: FloatArray,
+    cpu_total: FloatArray,
+    ram_total: FloatArray,
+    vm_cpu: FloatArray,
+    vm_ram: FloatArray,
+) -> IntArray:
+    """BFD over VMs already in order: each VM's host index (-1: no host fits).
+
+    Each VM goes to the awake host with the least free CPU, then RAM, that fits it;
+    else the sleeping host with the least total CPU, then RAM, that fits is woken
+    (``awake`` is updated). ``cpu_free`` and ``ram_free`` are updated in place.
+    """
+    chosen = np.full(vm_cpu.size, -1, dtype=np.intp)
+    for k in range(vm_cpu.size):
+        cpu = vm_cpu[k]
+        ram = vm_ram[k]
+        index = least_fitting(awake, True, cpu_free, ram_free, cpu_free, ram_free, cpu, ram)
+        if index < 0:
+            index = least_fitting(awake, False, cpu_free, ram_free, cpu_total, ram_total, cpu, ram)
+            if index >= 0:
+                awake[index] = True
+        if index < 0:
+            continue
+        cpu_free[index] -= cpu
+        ram_free[index] -= ram
+        chosen[k] = index
+    return chosen

@@ -10,16 +10,19 @@ host up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetwise.core.local_manager import AlgorithmChoice
 from fleetwise.core.placement import PLACEMENT, HostCapacity, HostTable, Placement, VmDemand
 from fleetwise.core.power import PowerModel
+from fleetwise.core.types import FloatArray
+from fleetwise.errors import InputError
 
 __all__ = [
     "ClusterSnapshot",
@@ -46,6 +49,15 @@ class GlobalManagerConfig(BaseModel):
     demand_samples: int = Field(
         2, ge=1, le=1000, description="a VM's CPU demand: mean of its last n samples"
     )
+
+    @model_validator(mode="after")
+    def _known_placement(self) -> Self:
+        """An unknown placement algorithm or bad parameters fail when the configuration loads."""
+        try:
+            PLACEMENT.params(self.placement.name, self.placement.params)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,37 @@ class PlacedVm:
 
 @dataclass(frozen=True)
 class ClusterSnapshot:
+    """Hosts and the VMs on them; VMs as columns (one row per VM).
+
+    Build it from records with :meth:`of`; ``vm_cpu`` is each VM's CPU demand (MHz).
+    """
+
     hosts: tuple[HostState, ...]
-    vms: tuple[PlacedVm, ...]
+    vm_ids: tuple[str, ...] = ()
+    vm_hosts: tuple[str, ...] = ()
+    vm_cpu: FloatArray = field(default_factory=lambda: np.zeros(0))
+    vm_ram: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    @staticmethod
+    def of(hosts: Sequence[HostState], vms: Sequence[PlacedVm]) -> ClusterSnapshot:
+        """The snapshot of ``hosts`` and ``vms``."""
+        return ClusterSnapshot(
+            hosts=tuple(hosts),
+            vm_ids=tuple(v.vm_id for v in vms),
+            vm_hosts=tuple(v.host_id for v in vms),
+            vm_cpu=np.array([v.cpu for v in vms], dtype=np.float64),
+            vm_ram=np.array([v.ram for v in vms], dtype=np.float64),
+        )
+
+    @property
+    def vms(self) -> tuple[PlacedVm, ...]:
+        """The VMs as records."""
+        return tuple(
+            PlacedVm(vm_id, host, cpu, ram)
+            for vm_id, host, cpu, ram in zip(
+                self.vm_ids, self.vm_hosts, self.vm_cpu.tolist(), self.vm_ram.tolist(), strict=True
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -118,7 +159,10 @@ class _Model:
         hosts = snapshot.hosts
         self.hosts: dict[str, HostState] = {h.host_id: h for h in hosts}
         self.index: dict[str, int] = {h.host_id: i for i, h in enumerate(hosts)}
-        self.vms: dict[str, PlacedVm] = {v.vm_id: v for v in snapshot.vms}
+        self.vm_ids = snapshot.vm_ids
+        self.row: dict[str, int] = {}
+        self.cpu = snapshot.vm_cpu.tolist()
+        self.ram = snapshot.vm_ram.tolist()
         self.vm_host: dict[str, str] = {}
         self.on_host: dict[str, set[str]] = {h.host_id: set() for h in hosts}
         self.table = HostTable.of(
@@ -131,33 +175,45 @@ class _Model:
             ]
         )  # fmt: skip
         self.maintenance = np.array([h.maintenance for h in hosts], dtype=bool)
-        placed = [v for v in snapshot.vms if v.host_id in self.index]
-        where = np.array([self.index[v.host_id] for v in placed], dtype=np.intp)
+        placed = [
+            (row, self.index[host])
+            for row, host in enumerate(snapshot.vm_hosts)
+            if host in self.index
+        ]
+        rows = np.array([row for row, _ in placed], dtype=np.intp)
+        where = np.array([i for _, i in placed], dtype=np.intp)
         n = len(hosts)
         self.vm_count = np.bincount(where, minlength=n).astype(np.intp)
-        self.table.cpu_used[:] += np.bincount(where, [v.cpu for v in placed], minlength=n)
-        self.table.ram_used[:] += np.bincount(where, [v.ram for v in placed], minlength=n)
-        for v in placed:
-            self.vm_host[v.vm_id] = v.host_id
-            self.on_host[v.host_id].add(v.vm_id)
+        self.table.cpu_used[:] += np.bincount(where, snapshot.vm_cpu[rows], minlength=n)
+        self.table.ram_used[:] += np.bincount(where, snapshot.vm_ram[rows], minlength=n)
+        for row, _ in placed:
+            vm_id, host = snapshot.vm_ids[row], snapshot.vm_hosts[row]
+            self.row[vm_id] = row
+            self.vm_host[vm_id] = host
+            self.on_host[host].add(vm_id)
+
+    def demand(self, vm_id: str) -> VmDemand:
+        """The VM as placement sees it."""
+        row = self.row[vm_id]
+        return VmDemand(vm_id, self.cpu[row], self.ram[row])
 
     def _attach(self, vm_id: str, host_id: str) -> None:
-        vm = self.vms[vm_id]
+        row = self.row[vm_id]
         i = self.index[host_id]
         self.vm_host[vm_id] = host_id
         self.on_host[host_id].add(vm_id)
         self.vm_count[i] += 1
-        self.table.cpu_used[i] += vm.cpu
-        self.table.ram_used[i] += vm.ram
+        self.table.cpu_used[i] += self.cpu[row]
+        self.table.ram_used[i] += self.ram[row]
 
     def move(self, vm_id: str, host_id: str) -> None:
         old = self.vm_host[vm_id]
-        vm = self.vms[vm_id]
+        row = self.row[vm_id]
         i = self.index[old]
         self.on_host[old].discard(vm_id)
         self.vm_count[i] -= 1
-        self.table.cpu_used[i] -= vm.cpu
-        self.table.ram_used[i] -= vm.ram
+        self.table.cpu_used[i] -= self.cpu[row]
+        self.table.ram_used[i] -= self.ram[row]
         self._attach(vm_id, host_id)
 
     def wake(self, host_id: str) -> None:
@@ -193,7 +249,7 @@ class _Placer:
     def __call__(
         self, model: _Model, vm_ids: list[str], targets: npt.NDArray[np.intp], all_or_nothing: bool
     ) -> Placement:
-        vms = tuple(VmDemand(v, model.vms[v].cpu, model.vms[v].ram) for v in vm_ids)
+        vms = tuple(model.demand(v) for v in vm_ids)
         result: Placement = self._built[all_or_nothing](model.table.take(targets), vms)
         return result
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetwise.core.overload import OVERLOAD
 from fleetwise.core.selection import SELECTION
@@ -27,6 +27,7 @@ from fleetwise.core.types import (
     VmSelector,
 )
 from fleetwise.core.underload import UNDERLOAD
+from fleetwise.errors import InputError
 
 __all__ = [
     "AlgorithmChoice",
@@ -60,6 +61,20 @@ class LocalManagerConfig(BaseModel):
     time_step_s: float = Field(300.0, gt=0.0)
     migration_bandwidth_mb_s: float = Field(62.5, gt=0.0)
     max_vms_per_request: int = Field(0, ge=0, description="0: select until not overloaded")
+
+    @model_validator(mode="after")
+    def _known_algorithms(self) -> Self:
+        """Unknown algorithms and bad parameters fail when the configuration loads."""
+        for family, choice in (
+            (UNDERLOAD, self.underload),
+            (OVERLOAD, self.overload),
+            (SELECTION, self.selection),
+        ):
+            try:
+                family.params(choice.name, choice.params)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
 
 @dataclass(frozen=True)
@@ -101,18 +116,24 @@ class LocalDecision:
 def host_utilisation_history(obs: HostObservation) -> FloatArray:
     """(Σ VM MHz + hypervisor MHz) / capacity per sample, oldest first.
 
-    Shorter histories are aligned on their newest sample and count 0 before it.
+    Shorter histories are aligned on their newest sample and count 0 before it. VM
+    histories are added one after the other, in the observation's order.
     """
-    length = max((vm.cpu_history.size for vm in obs.vms), default=0)
+    lengths = [vm.cpu_history.size for vm in obs.vms]
+    length = max(lengths, default=0)
     if length == 0 or obs.capacity_mhz <= 0:
         return np.zeros(0)
-    total = np.zeros(length)
-    for vm in obs.vms:
-        n = vm.cpu_history.size
-        if n:
-            total[length - n :] += vm.cpu_history
+    if min(lengths) == length:
+        total = np.add.reduce(np.stack([vm.cpu_history for vm in obs.vms]), axis=0)
+    else:
+        total = np.zeros(length)
+        for vm in obs.vms:
+            n = vm.cpu_history.size
+            if n:
+                total[length - n :] += vm.cpu_history
     hyp = obs.hypervisor_mhz[-length:]
     if hyp.size:
+        total = total.copy()
         total[length - hyp.size :] += hyp
     out: FloatArray = total / obs.capacity_mhz
     return out

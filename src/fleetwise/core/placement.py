@@ -20,7 +20,6 @@ nothing.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from fleetwise.core.fit import cheapest_power_increase, least_fitting
-from fleetwise.core.power import LinearPowerModel, PowerModel, interpolate_tables
+from fleetwise.core.fit import best_fit_assign, cheapest_power_increase
+from fleetwise.core.power import PowerModel, interpolate_tables, power_table
 from fleetwise.core.registry import AlgorithmSpec, Params, Registry
 from fleetwise.core.types import FloatArray
 from fleetwise.errors import InputError
@@ -63,12 +62,6 @@ class HostCapacity:
     power: PowerModel | None = None
 
 
-def _as_table(model: PowerModel) -> tuple[float, ...]:
-    if isinstance(model, LinearPowerModel):
-        return tuple(model.power(i / 10) for i in range(11))
-    return model.watts
-
-
 @dataclass(frozen=True)
 class HostTable:
     """Hosts as parallel arrays; ``power`` (hosts × 11 watts) and ``sleep_w`` are optional."""
@@ -95,7 +88,7 @@ class HostTable:
             awake=np.array([h.awake for h in hosts], dtype=bool),
             power=(
                 np.array(
-                    [_as_table(h.power) for h in hosts if h.power is not None], dtype=np.float64
+                    [power_table(h.power) for h in hosts if h.power is not None], dtype=np.float64
                 ).reshape(-1, 11)
                 if with_power and hosts
                 else None
@@ -196,51 +189,31 @@ def _finish(
     )
 
 
-_BISECT_FROM = 64  # VMs per call above which BFD keeps the hosts in a sorted list
-
-
 def best_fit_decreasing(hosts: Hosts, vms: tuple[VmDemand, ...], *, params: BfdParams) -> Placement:
     """BFD under CPU/RAM caps; wakes the smallest sleeping host that fits when needed."""
     table = _table(hosts)
     order = _sorted_vms(vms)
-    cpu_free = params.cpu_threshold * table.cpu_total - table.cpu_used
-    ram_free = params.ram_threshold * table.ram_total - table.ram_used
     awake = table.awake.copy()
-    chosen: dict[str, int] = {}
-    woken: list[int] = []
-    unplaced: list[str] = []
-    ranked: list[tuple[float, float, int]] | None = None
-    if len(order) >= _BISECT_FROM:
-        ranked = sorted(
-            (float(cpu_free[i]), float(ram_free[i]), int(i)) for i in np.flatnonzero(awake)
-        )
-    for vm in order:
-        cpu, ram = float(vm.cpu), float(vm.ram)  # one compiled signature for int demands too
-        index = -1
-        if ranked is not None:
-            pos = bisect.bisect_left(ranked, (vm.cpu, -math.inf, -1))
-            while pos < len(ranked) and ranked[pos][1] < vm.ram:
-                pos += 1
-            if pos < len(ranked):
-                index = ranked.pop(pos)[2]
-        else:
-            index = least_fitting(awake, True, cpu_free, ram_free, cpu_free, ram_free, cpu, ram)
-        if index < 0:
-            index = least_fitting(
-                awake, False, cpu_free, ram_free, table.cpu_total, table.ram_total, cpu, ram
-            )
-            if index >= 0:
-                awake[index] = True
-                woken.append(index)
-        if index < 0:
-            unplaced.append(vm.vm_id)
-            continue
-        cpu_free[index] -= vm.cpu
-        ram_free[index] -= vm.ram
-        if ranked is not None:
-            bisect.insort(ranked, (float(cpu_free[index]), float(ram_free[index]), index))
-        chosen[vm.vm_id] = index
-    return _finish(table, chosen, woken, unplaced, params.all_or_nothing)
+    chosen = best_fit_assign(
+        awake,
+        params.cpu_threshold * table.cpu_total - table.cpu_used,
+        params.ram_threshold * table.ram_total - table.ram_used,
+        table.cpu_total,
+        table.ram_total,
+        np.array([vm.cpu for vm in order], dtype=np.float64),
+        np.array([vm.ram for vm in order], dtype=np.float64),
+    )
+    placed = chosen >= 0
+    woken = np.flatnonzero(awake & ~table.awake)
+    # Hosts are woken in the order VMs first needed them.
+    first_use = {int(i): k for k, i in reversed(list(enumerate(chosen.tolist()))) if i >= 0}
+    return _finish(
+        table,
+        {vm.vm_id: int(i) for vm, i in zip(order, chosen.tolist(), strict=True) if i >= 0},
+        sorted((int(i) for i in woken), key=lambda i: first_use[i]),
+        [vm.vm_id for vm, ok in zip(order, placed.tolist(), strict=True) if not ok],
+        params.all_or_nothing,
+    )
 
 
 class PabfdParams(BfdParams):

@@ -11,9 +11,11 @@ Both carry the power drawn while asleep (``sleep_w``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Self
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetwise.core.types import FloatArray
 from fleetwise.errors import UnknownNameError
@@ -22,9 +24,11 @@ __all__ = [
     "POWER_MODELS",
     "LinearPowerModel",
     "PowerModel",
+    "PowerModelSpec",
     "TablePowerModel",
     "interpolate_tables",
     "power_model",
+    "power_table",
 ]
 
 
@@ -126,6 +130,14 @@ POWER_MODELS: dict[str, PowerModel] = {
 }
 
 
+def power_table(model: PowerModel) -> tuple[float, ...]:
+    """Watts at 0 %, 10 %, …, 100 % load (exact for both kinds of model: a linear one
+    interpolates linearly between its own points)."""
+    if isinstance(model, LinearPowerModel):
+        return tuple(model.power(i / 10) for i in range(11))
+    return model.watts
+
+
 def power_model(name: str) -> PowerModel:
     """A bundled power model by name."""
     try:
@@ -153,3 +165,39 @@ def interpolate_tables(tables: FloatArray, utilisation: FloatArray) -> FloatArra
     if exact.any():
         out[exact] = flat.take(base[exact] + (u[exact] * 10).astype(np.intp))
     return out
+
+
+class PowerModelSpec(BaseModel):
+    """A host's power model in a configuration file: a bundled model by ``name``, 11
+    measured ``watts`` (0 %, 10 %, …, 100 % load), or ``idle_w`` and ``peak_w`` of a
+    linear model; ``sleep_w`` is drawn while asleep."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    watts: tuple[float, ...] | None = Field(None, min_length=11, max_length=11)
+    idle_w: float | None = Field(None, ge=0, allow_inf_nan=False)
+    peak_w: float | None = Field(None, ge=0, allow_inf_nan=False)
+    sleep_w: float = Field(10.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        linear = self.idle_w is not None or self.peak_w is not None
+        kinds = sum((self.name is not None, self.watts is not None, linear))
+        if kinds != 1:
+            raise ValueError("give exactly one of: name, watts (11 values), idle_w with peak_w")
+        if linear and (self.idle_w is None or self.peak_w is None):
+            raise ValueError("a linear power model needs both idle_w and peak_w")
+        if self.name is not None and self.name not in POWER_MODELS:
+            known = ", ".join(sorted(POWER_MODELS))
+            raise ValueError(f"unknown power model {self.name!r}; known: {known}")
+        return self
+
+    def build(self, label: str = "host") -> PowerModel:
+        """The power model this spec describes."""
+        if self.name is not None:
+            return replace(POWER_MODELS[self.name], sleep_w=self.sleep_w)
+        if self.watts is not None:
+            return TablePowerModel(label, self.watts, self.sleep_w)
+        assert self.idle_w is not None and self.peak_w is not None
+        return LinearPowerModel(label, self.idle_w, self.peak_w, self.sleep_w)

@@ -36,7 +36,6 @@ from fleetwise.core.global_manager import (
     ClusterSnapshot,
     GlobalManagerConfig,
     HostState,
-    PlacedVm,
     ReallocationRequest,
     Solution,
     plan_reallocation,
@@ -304,8 +303,8 @@ def _snapshot(
 ) -> ClusterSnapshot:
     names = {h.host_id for h in hosts}
     table = observation.vms
-    demand = table.demand(demand_samples).tolist()
-    ram = table.ram_mb.tolist()
+    rows = [row for row, host in enumerate(table.host_ids) if host is not None and host in names]
+    index = np.array(rows, dtype=np.intp)
     return ClusterSnapshot(
         hosts=tuple(
             HostState(
@@ -320,11 +319,10 @@ def _snapshot(
             )
             for h in hosts
         ),
-        vms=tuple(
-            PlacedVm(vm_id, host, demand[row], ram[row])
-            for row, (vm_id, host) in enumerate(zip(table.vm_ids, table.host_ids, strict=True))
-            if host is not None and host in names
-        ),
+        vm_ids=tuple(table.vm_ids[row] for row in rows),
+        vm_hosts=tuple(str(table.host_ids[row]) for row in rows),
+        vm_cpu=table.demand(demand_samples)[index],
+        vm_ram=table.ram_mb[index],
     )
 
 
@@ -334,9 +332,11 @@ def _plan_verdicts(
     """PLANNED if VMs leave the host (or it sleeps); NOTHING_TO_DO if none of the VMs it
     names (underload: none at all) is there any more; otherwise NO_PLACEMENT."""
     leaving = {m.source for m in solution.migrations}
+    asking = {r.host_id for r in requests}
     on_host: dict[str, set[str]] = {}
-    for vm in snapshot.vms:
-        on_host.setdefault(vm.host_id, set()).add(vm.vm_id)
+    for vm_id, host in zip(snapshot.vm_ids, snapshot.vm_hosts, strict=True):
+        if host in asking:
+            on_host.setdefault(host, set()).add(vm_id)
     verdicts: list[RequestVerdict] = []
     for request in requests:
         present = on_host.get(request.host_id, set())
@@ -420,7 +420,7 @@ def plan_round(observation: FleetObservation, config: RoundConfig) -> RoundDecis
     snapshot = _snapshot(observation, eligible, gm.demand_samples)
     core_requests = tuple(ReallocationRequest(r.host_id, r.reason, r.vm_ids) for r in considered)
     solution = plan_reallocation(snapshot, core_requests, gm)
-    occupied = {vm.host_id for vm in snapshot.vms}
+    occupied = set(snapshot.vm_hosts)
     drained = tuple(
         sorted(h.host_id for h in snapshot.hosts if h.maintenance and h.host_id in occupied)
     )

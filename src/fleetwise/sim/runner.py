@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
-from fleetwise.errors import UnknownNameError
+from fleetwise.errors import ParameterError, UnknownNameError
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.engine import run_cloudsim
 from fleetwise.sim.cloudsim.report import to_result
@@ -14,7 +15,10 @@ from fleetwise.sim.policies import CLOUDSIM_DETECTORS, parse_policy
 from fleetwise.sim.results import SimulationResult
 from fleetwise.traces.loader import TraceSet
 
-__all__ = ["MODELS", "PROFILES", "Progress", "simulate"]
+__all__ = ["DEFAULT_POLICY", "MODELS", "PROFILES", "Progress", "simulate"]
+
+DEFAULT_POLICY = "lr-mmt-1.2"
+"""The CloudSim model's policy when none is given."""
 
 MODELS = ("cloudsim", "native")
 PROFILES = ("cs303", "cs2012")
@@ -25,21 +29,32 @@ Model = Literal["cloudsim", "native"]
 
 def simulate(
     traces: TraceSet,
-    policy: str,
+    policy: str | None,
     model: str = "cloudsim",
     seed: int = 0,
     profile: str = "cs303",
     progress: Progress | None = None,
+    scenario: Path | None = None,
 ) -> SimulationResult:
-    """Simulate ``policy`` on ``traces``; ``profile`` selects CloudSim 3.0.3 or 2012 LR."""
+    """Simulate ``policy`` on ``traces``; ``profile`` selects CloudSim 3.0.3 or 2012 LR.
+
+    The native model runs ``scenario`` (the bundled one if None); without a policy it
+    runs the scenario's own configuration. The CloudSim model's policy defaults to
+    LR-MMT-1.2.
+    """
     if model not in MODELS:
         raise UnknownNameError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
     if profile not in PROFILES:
         raise UnknownNameError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     if model == "native":
         from fleetwise.sim.native.runner import simulate_native
+        from fleetwise.sim.native.scenario import load_scenario
 
-        return simulate_native(traces, policy, seed=seed, progress=progress)
+        loaded = load_scenario(scenario) if scenario is not None else None
+        return simulate_native(traces, policy, scenario=loaded, seed=seed, progress=progress)
+    if scenario is not None:
+        raise ParameterError("a scenario applies to the native model only (--model native)")
+    policy = policy or DEFAULT_POLICY
     parsed = parse_policy(policy, CLOUDSIM_DETECTORS)
     started = time.perf_counter()
     if parsed.baseline is not None:

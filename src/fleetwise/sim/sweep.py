@@ -28,6 +28,8 @@ MEDIAN_FIELDS = (
     "migrations",
     "host_shutdowns",
     "sla_overall",
+    "aotf",
+    "aitf",
     "wall_seconds",
 )
 
@@ -39,6 +41,7 @@ class SweepJob:
     model: str
     seed: int
     profile: str
+    scenario: Path | None = None
 
 
 def parse_days(text: str) -> list[str]:
@@ -56,7 +59,9 @@ def parse_days(text: str) -> list[str]:
 
 def _run(job: SweepJob) -> SimulationResult:
     traces = load_bundled_day(job.day)
-    return simulate(traces, job.policy, job.model, seed=job.seed, profile=job.profile)
+    return simulate(
+        traces, job.policy, job.model, seed=job.seed, profile=job.profile, scenario=job.scenario
+    )
 
 
 def medians_by_policy(
@@ -106,11 +111,16 @@ def run_sweep(
     seed: int = 0,
     profile: str = "cs303",
     on_done: Callable[[SimulationResult], None] | None = None,
+    scenario: Path | None = None,
 ) -> dict[str, dict[str, float]]:
     """Run every (day, policy), write per-run JSON, the medians table and a plot."""
     detectors = CLOUDSIM_DETECTORS if model == "cloudsim" else NATIVE_DETECTORS
     names = [parse_policy(p, detectors).name for p in policies]  # validate before starting
-    work = [SweepJob(d, p, model, seed, profile) for p in names for d in days]
+    if scenario is not None:
+        from fleetwise.sim.native.scenario import load_scenario
+
+        load_scenario(scenario)  # a bad file fails before any run starts
+    work = [SweepJob(d, p, model, seed, profile, scenario) for p in names for d in days]
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     results: list[SimulationResult] = []
