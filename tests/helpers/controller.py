@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
-HOSTS = ("h1", "h2", "h3", "h4", "h5")
+HOSTS = ("h1", "h2", "h3", "h4", "h5", "h6", "h7")
 ADMIN = "admin"
 ADMIN_TOKEN = "admin-token-for-the-tests"
 TEST_COST = 10  # log2 of scrypt's n: cheap hashes keep the tests fast

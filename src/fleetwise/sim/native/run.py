@@ -97,6 +97,7 @@ class NativeRun:
         self.vm_host: IntArray = np.full(m, -1, dtype=np.intp)
         self.moving_to: IntArray = np.full(m, -1, dtype=np.intp)
         self.power: IntArray = np.full(n, ASLEEP, dtype=np.intp)
+        self.maintenance = np.zeros(n, dtype=bool)
         self.history_length = scenario.agent.history_length
         self.history = np.zeros((m, self.history_length))
         self.filled = 0
@@ -307,6 +308,7 @@ class NativeRun:
                 ram_mb=float(dc.host_ram[h]),
                 power=HOST_POWER[code],
                 last_heard_s=now if code == ACTIVE else None,
+                maintenance=bool(self.maintenance[h]),
                 power_model=dc.power_models[h],
             )
             for h, code in enumerate(self.power.tolist())
@@ -337,6 +339,12 @@ class NativeRun:
         )
 
     def _round(self) -> None:
+        self.decide_round()
+        self._execute()
+
+    def decide_round(self) -> RoundDecision:
+        """Run a round: handled requests leave the queue, a new plan becomes the open one
+        (carried out from the next executor pass on)."""
         observation = self.observe()
         decision = plan_round(observation, self.rules)
         if self.record:
@@ -352,7 +360,7 @@ class NativeRun:
         if not decision.solution.empty:
             self.plan = PlanRun(build_plan(decision.solution))
             self.tally.plans += 1
-            self._execute()
+        return decision
 
     def _execute(self) -> None:
         """Start what the open plan allows, and close it once every action is finished."""
