@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,20 @@ hosts:
             "power_default: input tag 'magic'",
         ),
         ("admin_token_hash: {admin}\ndatabase_url: mysql://x/y\n", "unsupported database"),
+        (
+            "admin_token_hash: {admin}\nglobal_manager: {{placement: {{name: pabfd}}}}\n"
+            "hosts: [{{name: a, power_model: {{name: hp-ml110-g5}}}}, {{name: b}}]\n",
+            "placement 'pabfd' needs every host's power model: set power_model_default or a "
+            "power_model on each host (missing on b)",
+        ),
+        (
+            "admin_token_hash: {admin}\npower_model_default: {{name: hp-ml110-g5, idle_w: 3}}\n",
+            "power_model_default: give exactly one of",
+        ),
+        (
+            "admin_token_hash: {admin}\npower_model_default: {{name: unknown-box}}\n",
+            "unknown power model 'unknown-box'",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, needle: str) -> None:
@@ -213,3 +228,18 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, text))
     assert config.database == f"sqlite:///{tmp_path}/controller.db"
     assert [h.name for h in config.hosts] == ["node1", "node2"]
+
+
+def test_power_models_come_from_the_host_else_the_default(tmp_path: Path) -> None:
+    admin, _ = token_hashes()
+    text = (
+        f"admin_token_hash: '{admin}'\n"
+        "global_manager: {placement: {name: pabfd}}\n"
+        "power_model_default: {idle_w: 100, peak_w: 200, sleep_w: 5}\n"
+        "hosts: [{name: a, power_model: {name: hp-ml110-g5, sleep_w: 9}}, {name: b}]\n"
+    )
+    config = load_config(_write(tmp_path, text))
+    own, default = config.power_model("a"), config.power_model("b")
+    assert own is not None and own.power(1.0) == 135 and own.sleep_w == 9
+    assert default is not None and default.power(0.5) == 150 and default.sleep_w == 5
+    assert config.power_model("unknown") == replace(default, name="unknown")

@@ -52,6 +52,28 @@ def test_underloaded_host_is_drained_and_put_to_sleep(
     assert cluster.admin.stats().hosts_by_state["asleep"] == 1
 
 
+def test_power_aware_placement_consolidates_the_live_fleet(
+    make_sim_cluster: SimClusterFactory,
+) -> None:
+    cluster = make_sim_cluster(
+        HOSTS,
+        UNDERLOADED_H3,
+        controller={
+            "global_manager": {"placement": {"name": "pabfd"}},
+            "power_model_default": {"name": "hp-ml110-g5", "sleep_w": 10},
+        },
+    )
+    cluster.start()
+    destination = consolidate_h3(cluster)
+    [plan] = [p for p in cluster.plans() if "underload of h3" in p.reason]
+    assert plan.state == "succeeded"
+    assert [(a.kind, a.state) for a in plan.actions] == [
+        ("migrate", "succeeded"),
+        ("sleep", "succeeded"),
+    ]
+    assert {h.name: h.vms for h in cluster.admin.hosts()}[destination] == 3
+
+
 def test_overloaded_host_is_relieved(make_sim_cluster: SimClusterFactory) -> None:
     # h1 at 90 % (three VMs of 2400 MHz), h2 and h3 at 30 %; nobody asks to be emptied.
     vms = (

@@ -16,7 +16,13 @@ Example (every key but ``admin_token_hash`` is optional; defaults shown)::
                                                # (simulated fleet: {driver: shared-fleet,
                                                #  fleet_path: /path/fleet.db})
     mode: automatic                            # or recommend (plans wait for approval)
-    global_manager: {placement: {name: bfd}, spare_hosts: 0}
+    power_model_default: null                  # e.g. {name: hp-ml110-g5, sleep_w: 10} or
+                                               # {idle_w: 90, peak_w: 250}; power-aware
+                                               # placement (pabfd) needs every host's
+    global_manager:                            # placement, demand window, spare hosts
+      placement: {name: bfd, params: {cpu_threshold: 0.8, ram_threshold: 0.95}}
+      demand_samples: 2
+      spare_hosts: 0
     staleness_window_s: 30
     plan_round_spacing_s: 60
     plan_expiry_s: 600
@@ -50,6 +56,7 @@ from fleetwise.controller.tokens import TokenHash
 from fleetwise.core.execution import MigrationCaps
 from fleetwise.core.global_manager import GlobalManagerConfig
 from fleetwise.core.placement import PLACEMENT
+from fleetwise.core.power import PowerModel, PowerModelSpec
 from fleetwise.drivers.ids import check_host_name
 from fleetwise.drivers.power.command import DEFAULT_SLEEP_COMMAND, CommandTemplate
 from fleetwise.drivers.power.wol import parse_mac
@@ -189,11 +196,13 @@ PowerSettings = Annotated[
 
 
 class HostEntry(_Section):
-    """A host the controller knows in advance: its agent's token hash and power control."""
+    """A host the controller knows in advance: its agent's token hash, power control and
+    power model (for power-aware placement)."""
 
     name: str
     token_hash: str | None = None
     power: PowerSettings | None = None
+    power_model: PowerModelSpec | None = None
 
     _check_name = field_validator("name")(_host_name)
 
@@ -215,6 +224,9 @@ class ControllerConfig(_Section):
     hosts: list[HostEntry] = Field(default_factory=list)
     power_default: PowerSettings | None = Field(
         default=None, description="power control of hosts without their own; none: they never sleep"
+    )
+    power_model_default: PowerModelSpec | None = Field(
+        default=None, description="power model of hosts without their own"
     )
     mode: Literal["automatic", "recommend"] = "automatic"
     global_manager: GlobalManagerConfig = GlobalManagerConfig.model_validate({})
@@ -245,14 +257,19 @@ class ControllerConfig(_Section):
                 raise ValueError(str(exc)) from None
         return value
 
-    @field_validator("global_manager")
-    @classmethod
-    def _placement(cls, value: GlobalManagerConfig) -> GlobalManagerConfig:
-        try:
-            PLACEMENT.params(value.placement.name, value.placement.params)
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
-        return value
+    @model_validator(mode="after")
+    def _placement_prerequisites(self) -> ControllerConfig:
+        name = self.global_manager.placement.name
+        if not PLACEMENT.spec(name).needs_power_models or self.power_model_default is not None:
+            return self
+        missing = [h.name for h in self.hosts if h.power_model is None]
+        if missing or not self.hosts:
+            which = f" (missing on {', '.join(missing)})" if missing else ""
+            raise ValueError(
+                f"placement {name!r} needs every host's power model: set power_model_default "
+                f"or a power_model on each host{which}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> ControllerConfig:
@@ -272,6 +289,13 @@ class ControllerConfig(_Section):
     def host(self, name: str) -> HostEntry | None:
         """The configured entry of host ``name``, if any."""
         return next((h for h in self.hosts if h.name == name), None)
+
+    def power_model(self, name: str) -> PowerModel | None:
+        """Host ``name``'s power model: its own, else the default, else none."""
+        entry = self.host(name)
+        spec = entry.power_model if entry is not None and entry.power_model else None
+        spec = spec or self.power_model_default
+        return None if spec is None else spec.build(name)
 
     def agent_token_hashes(self) -> dict[str, TokenHash]:
         """Host name → parsed token hash of its agent."""

@@ -70,7 +70,12 @@ class GlobalManagerService(Manager):
         if superseded:
             logger.info("plans expired before they started: %s", list(superseded))
         fleet = context.store.read(read_fleet, config.global_manager.demand_samples)
-        observation = observe_fleet(fleet, now=now, power_control=context.power.can_control)
+        observation = observe_fleet(
+            fleet,
+            now=now,
+            power_control=context.power.can_control,
+            power_model=config.power_model,
+        )
         decision = plan_round(observation, self.rules)
         self.last_decision = decision
         _log_decision(decision)

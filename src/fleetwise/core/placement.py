@@ -272,6 +272,10 @@ PLACEMENT.register(
 )
 PLACEMENT.register(
     AlgorithmSpec(
-        "pabfd", power_aware_best_fit_decreasing, PabfdParams, "power-aware best fit decreasing"
+        "pabfd",
+        power_aware_best_fit_decreasing,
+        PabfdParams,
+        "power-aware best fit decreasing",
+        needs_power_models=True,
     )
 )

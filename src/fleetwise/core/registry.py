@@ -33,12 +33,17 @@ class Params(BaseModel):
 
 @dataclass(frozen=True)
 class AlgorithmSpec(Generic[F]):
-    """A named algorithm: ``function(*args, params=Params)`` and its parameter model."""
+    """A named algorithm: ``function(*args, params=Params)`` and its parameter model.
+
+    ``needs_power_models`` marks a placement algorithm that needs every host's power
+    model; a configuration choosing it is refused when it loads without them.
+    """
 
     name: str
     function: Callable[..., Any]
     params_model: type[Params]
     summary: str = ""
+    needs_power_models: bool = False
 
 
 def _format_validation(name: str, exc: ValidationError) -> str:
