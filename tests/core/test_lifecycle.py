@@ -15,13 +15,17 @@ from fleetwise.core.lifecycle import (
     IllegalTransition,
     PlanMode,
     PlanState,
+    PlanStatus,
     advance,
     after_failed_attempt,
     allowed_targets,
     edges,
     initial_plan_state,
     is_terminal,
+    move_action,
+    move_plan,
     plan_outcome,
+    settle,
 )
 from fleetwise.errors import InputError
 
@@ -184,3 +188,83 @@ def test_after_failed_attempt_rejects_nonsense() -> None:
 )
 def test_plan_outcome(states: list[ActionState], expected: PlanState | None) -> None:
     assert plan_outcome(states) is expected
+
+
+# -- coupling of plans and actions -----------------------------------------------------
+
+_MOVES = st.lists(
+    st.one_of(
+        st.tuples(st.just("plan"), st.sampled_from(list(PlanState))),
+        st.tuples(st.integers(0, 3), st.sampled_from(list(ActionState))),
+    ),
+    max_size=25,
+)
+
+
+def _rank(state: PlanState | ActionState) -> int:
+    order = {P.RECOMMENDED: 0, P.PENDING: 1, P.ONGOING: 2, A.PENDING: 0, A.ONGOING: 1}
+    return order.get(state, 3)  # type: ignore[call-overload]
+
+
+@given(
+    mode=st.sampled_from(list(PlanMode)),
+    size=st.integers(1, 4),
+    moves=_MOVES,
+)
+def test_coupled_moves_keep_plans_and_actions_consistent(
+    mode: PlanMode, size: int, moves: list[tuple[object, Any]]
+) -> None:
+    status = PlanStatus(initial_plan_state(mode), dict.fromkeys(range(size), A.PENDING))
+    for who, target in moves:
+        try:
+            if who == "plan":
+                after = move_plan(status, target)
+            elif isinstance(who, int) and who < size:
+                after = move_action(status, who, target)
+            else:
+                continue
+        except IllegalTransition:
+            continue
+        # States only move forward, for the plan and for every action.
+        assert _rank(after.state) >= _rank(status.state)
+        assert all(_rank(after.actions[k]) >= _rank(s) for k, s in status.actions.items())
+        # Settling again changes nothing.
+        assert settle(after) == after
+        # The coupling rules hold after every move.
+        if after.state is P.ONGOING:
+            assert A.FAILED not in after.actions.values()
+            assert plan_outcome(after.actions.values()) is None
+        if after.state in (P.FAILED, P.CANCELLED, P.SUPERSEDED):
+            assert A.PENDING not in after.actions.values()
+        if after.state is P.SUCCEEDED:
+            assert set(after.actions.values()) <= {A.SUCCEEDED, A.SKIPPED}
+        if A.ONGOING in after.actions.values():
+            assert after.state in (P.ONGOING, P.FAILED, P.CANCELLED)
+        status = after
+
+
+def test_a_failed_action_fails_its_plan_and_cancels_what_has_not_started() -> None:
+    status = PlanStatus(P.ONGOING, {1: A.ONGOING, 2: A.ONGOING, 3: A.PENDING})
+    after = move_action(status, 1, A.FAILED)
+    assert after == PlanStatus(P.FAILED, {1: A.FAILED, 2: A.ONGOING, 3: A.CANCELLED})
+    assert move_action(after, 2, A.SUCCEEDED).state is P.FAILED  # running ones finish
+
+
+def test_the_last_finished_action_ends_its_plan() -> None:
+    status = PlanStatus(P.ONGOING, {1: A.SUCCEEDED, 2: A.ONGOING, 3: A.PENDING})
+    status = move_action(status, 3, A.SKIPPED)
+    assert status.state is P.ONGOING
+    assert move_action(status, 2, A.SUCCEEDED).state is P.SUCCEEDED
+
+
+def test_guards_of_the_coupling_rules() -> None:
+    waiting = PlanStatus(P.RECOMMENDED, {1: A.PENDING})
+    with pytest.raises(IllegalTransition, match="starts only in an ongoing plan"):
+        move_action(waiting, 1, A.ONGOING)
+    assert move_action(waiting, 1, A.SKIPPED).actions[1] is A.SKIPPED
+    ended = PlanStatus(P.FAILED, {1: A.FAILED, 2: A.ONGOING})
+    with pytest.raises(IllegalTransition, match="already failed"):
+        move_action(PlanStatus(P.FAILED, {1: A.FAILED, 2: A.PENDING}), 2, A.SKIPPED)
+    with pytest.raises(IllegalTransition, match="only once every action"):
+        move_plan(PlanStatus(P.ONGOING, {1: A.ONGOING}), P.SUCCEEDED)
+    assert settle(ended) == ended

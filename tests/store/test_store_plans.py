@@ -16,7 +16,9 @@ from fleetwise.core.lifecycle import (
     IllegalTransition,
     PlanMode,
     PlanState,
+    PlanStatus,
     allowed_targets,
+    move_plan,
 )
 from fleetwise.core.round import RequestOutcome
 from fleetwise.errors import ParameterError
@@ -27,7 +29,6 @@ from fleetwise.store.inventory import register_host, report_vms
 from fleetwise.store.migration_log import list_migrations, start_migration
 from fleetwise.store.models import Action, Plan
 from fleetwise.store.plans import (
-    complete_plan_if_done,
     create_plan,
     get_action,
     get_plan,
@@ -186,8 +187,10 @@ def test_plan_states_only_move_along_the_life_cycle(
             assert not honest and target in allowed_targets(expected)
         else:
             assert honest and target in allowed_targets(state)
-            assert view.state is target and view.updated_at == at(i)
-            state, updated = target, at(i)
+            # The plan's only action was skipped: once ongoing, the plan has ended.
+            state = move_plan(PlanStatus(state, {0: A.SKIPPED}), target).state
+            assert view.state is state and view.updated_at == at(i)
+            updated = at(i)
         stored = store.read(
             lambda s: s.execute(select(Plan.state, Plan.updated_at).where(Plan.id == plan.id)).one()
         )
@@ -280,7 +283,7 @@ def test_closing_a_plan_cancels_only_actions_not_started(fleet: Store, engine: E
 
 def test_actions_start_only_in_an_ongoing_plan(fleet: Store) -> None:
     plan = fleet.run(create_plan, _draft(PlanMode.RECOMMEND), now=at(1))
-    with pytest.raises(ConflictError, match="its plan is recommended"):
+    with pytest.raises(ConflictError, match="starts only in an ongoing plan"):
         fleet.run(transition_action, plan.actions[0].id, A.PENDING, A.ONGOING, now=at(2))
     skipped = fleet.run(transition_action, plan.actions[0].id, A.PENDING, A.SKIPPED, now=at(2))
     assert skipped.state is A.SKIPPED  # an operator may skip before approving
@@ -289,14 +292,17 @@ def test_actions_start_only_in_an_ongoing_plan(fleet: Store) -> None:
 def test_plan_succeeds_only_when_its_actions_are_done(fleet: Store) -> None:
     plan = fleet.run(create_plan, _draft(), now=at(1))
     fleet.run(transition_plan, plan.id, P.PENDING, P.ONGOING, now=at(2))
-    with pytest.raises(ConflictError, match="cannot succeed"):
+    with pytest.raises(ConflictError, match="only once every action succeeded or was skipped"):
         fleet.run(transition_plan, plan.id, P.ONGOING, P.SUCCEEDED, now=at(3))
-    assert fleet.run(complete_plan_if_done, plan.id, now=at(3)).state is P.ONGOING
+    assert fleet.read(get_plan, plan.id).state is P.ONGOING
     for i, action in enumerate(plan.actions):
-        fleet.run(transition_action, action.id, A.PENDING, A.ONGOING, now=at(4 + i))
-        fleet.run(transition_action, action.id, A.ONGOING, A.SUCCEEDED, now=at(5 + i))
-    finished = fleet.run(complete_plan_if_done, plan.id, now=at(10))
-    assert finished.state is P.SUCCEEDED and finished.updated_at == at(10)
+        fleet.run(transition_action, action.id, A.PENDING, A.ONGOING, now=at(4 + 2 * i))
+        assert fleet.read(get_plan, plan.id).state is P.ONGOING  # an action is unfinished
+        fleet.run(transition_action, action.id, A.ONGOING, A.SUCCEEDED, now=at(5 + 2 * i))
+    # The last action to finish ends the plan in the same transaction.
+    finished = fleet.read(get_plan, plan.id)
+    last = 5 + 2 * (len(plan.actions) - 1)
+    assert finished.state is P.SUCCEEDED and finished.updated_at == at(last)
 
 
 def test_failed_attempts_are_retried_up_to_the_limit(fleet: Store) -> None:
@@ -315,7 +321,8 @@ def test_failed_attempts_are_retried_up_to_the_limit(fleet: Store) -> None:
     last = fleet.run(record_failed_attempt, action_id, 2, "refused", now=at(6))
     assert (last.state, last.attempts, last.last_error) == (A.FAILED, 2, "refused")
     assert last.finished_at == at(6)
-    assert fleet.run(complete_plan_if_done, plan.id, now=at(7)).state is P.FAILED
+    failed = fleet.read(get_plan, plan.id)
+    assert failed.state is P.FAILED and failed.message == f"action {action_id} failed: refused"
 
 
 def test_expired_plans_are_superseded(fleet: Store) -> None:

@@ -7,11 +7,12 @@ Each pass works only from the store, so a restarted controller simply carries on
 3. every ONGOING action is advanced: a wake-up is confirmed or timed out, a failed
    attempt is retried (or, if its plan already ended, given up);
 4. pending plans start, and the PENDING actions of running plans whose
-   dependencies are done start in order, migrations only within the caps;
-5. running plans whose actions are all finished are closed.
+   dependencies are done start in order, migrations only within the caps.
 
-A failing action fails its plan at once; the plan's actions that had not started
-are cancelled, running ones finish. One action's error never stops the others.
+A plan ends with its last action, and a failing action fails its plan at once (its
+actions that had not started are cancelled, running ones finish): the life cycle's
+coupling rules, applied by the store in the same transaction. One action's error
+never stops the others.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from fleetwise.store.controller_ops import (
     unfinished_migrations,
 )
 from fleetwise.store.plans import (
-    complete_plan_if_done,
     get_plan,
     open_plans,
     supersede_expired_plans,
@@ -92,7 +92,7 @@ class ExecutorService(Manager):
         if plan.state is not PlanState.ONGOING:
             return
         self._dispatch(plan, slots, now)
-        finished = store.run(complete_plan_if_done, plan.id, now=now)
+        finished = store.read(get_plan, plan.id)
         if is_terminal(finished.state):
             logger.info("plan %s %s", plan.id, finished.state.value)
 

@@ -19,11 +19,17 @@ not happen returns the host to the state it came from::
               going_to_sleep ─► active     waking ─► asleep
 
 Maintenance is a flag on the host, independent of its power state.
+
+Plans and their actions are coupled; :func:`settle` applies the coupling rules until
+nothing changes (:data:`COUPLING_RULES` lists them), and :func:`move_plan` and
+:func:`move_action` compute a change with all its consequences. The store writes the
+resulting difference and decides nothing itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum, auto
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -31,12 +37,14 @@ from typing import Any, TypeVar
 from fleetwise.errors import InputError
 
 __all__ = [
+    "COUPLING_RULES",
     "ActionKind",
     "ActionState",
     "HostPowerState",
     "IllegalTransition",
     "PlanMode",
     "PlanState",
+    "PlanStatus",
     "VmState",
     "advance",
     "after_failed_attempt",
@@ -44,7 +52,10 @@ __all__ = [
     "edges",
     "initial_plan_state",
     "is_terminal",
+    "move_action",
+    "move_plan",
     "plan_outcome",
+    "settle",
 ]
 
 
@@ -160,11 +171,18 @@ _LABELS: Mapping[type, str] = MappingProxyType(
 class IllegalTransition(InputError):  # noqa: N818 - the name reads as the event it reports
     """A requested state change is not an edge of its life cycle."""
 
-    def __init__(self, current: PlanState | ActionState | HostPowerState, target: object) -> None:
+    def __init__(
+        self,
+        current: PlanState | ActionState | HostPowerState,
+        target: object,
+        reason: str | None = None,
+    ) -> None:
         self.current = current
         self.target = target
         label = _LABELS[type(current)]
-        if type(target) is not type(current):
+        if reason is not None:
+            detail = reason
+        elif type(target) is not type(current):
             detail = f"expected a {label} state, got {target!r}"
         else:
             allowed = ", ".join(sorted(_targets(current))) or "none, it is final"
@@ -231,3 +249,68 @@ def plan_outcome(action_states: Iterable[ActionState]) -> PlanState | None:
     if ActionState.CANCELLED in states:
         return PlanState.CANCELLED
     return PlanState.SUCCEEDED
+
+
+@dataclass(frozen=True)
+class PlanStatus:
+    """A plan's state and the states of its actions, by action key."""
+
+    state: PlanState
+    actions: Mapping[int, ActionState]
+
+
+_CLOSING = frozenset({PlanState.FAILED, PlanState.CANCELLED, PlanState.SUPERSEDED})
+
+COUPLING_RULES: tuple[str, ...] = (
+    "an ongoing plan fails as soon as one of its actions fails",
+    "a plan that fails, is cancelled or superseded cancels its actions that have not started",
+    "an ongoing plan ends when its last action finishes: succeeded if every action "
+    "succeeded or was skipped, otherwise failed or cancelled (see plan_outcome)",
+    "an action starts only while its plan is ongoing",
+    "an action is skipped or cancelled only while its plan is not finished",
+    "a plan succeeds only when all its actions succeeded or were skipped",
+)
+"""The rules tying plans and actions together, in words (for the docs)."""
+
+
+def settle(status: PlanStatus) -> PlanStatus:
+    """Apply the coupling rules until nothing changes."""
+    while True:
+        state, actions = status.state, dict(status.actions)
+        if state is PlanState.ONGOING and ActionState.FAILED in actions.values():
+            state = advance(state, PlanState.FAILED)
+        if state in _CLOSING:
+            for key, action in actions.items():
+                if action is ActionState.PENDING:
+                    actions[key] = advance(action, ActionState.CANCELLED)
+        if state is PlanState.ONGOING and actions:
+            outcome = plan_outcome(actions.values())
+            if outcome is not None:
+                state = advance(state, outcome)
+        settled = PlanStatus(state, actions)
+        if settled == status:
+            return status
+        status = settled
+
+
+def move_plan(status: PlanStatus, target: PlanState) -> PlanStatus:
+    """The plan moved to ``target``, with every consequence; raises if it may not."""
+    advance(status.state, target)
+    if target is PlanState.SUCCEEDED and plan_outcome(status.actions.values()) is not target:
+        raise IllegalTransition(
+            status.state, target, "it may succeed only once every action succeeded or was skipped"
+        )
+    return settle(replace(status, state=target))
+
+
+def move_action(status: PlanStatus, key: int, target: ActionState) -> PlanStatus:
+    """Action ``key`` moved to ``target``, with every consequence; raises if it may not."""
+    current = status.actions[key]
+    advance(current, target)
+    if target is ActionState.ONGOING and status.state is not PlanState.ONGOING:
+        raise IllegalTransition(
+            current, target, f"an action starts only in an ongoing plan (it is {status.state})"
+        )
+    if target in (ActionState.SKIPPED, ActionState.CANCELLED) and is_terminal(status.state):
+        raise IllegalTransition(current, target, f"its plan is already {status.state}")
+    return settle(replace(status, actions={**status.actions, key: target}))

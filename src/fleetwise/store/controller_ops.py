@@ -54,7 +54,6 @@ from fleetwise.store.plans import (
     get_action,
     record_failed_attempt,
     transition_action,
-    transition_plan,
 )
 from fleetwise.store.reallocation import set_request_outcome
 from fleetwise.store.records import HostSpec, PlanDraft, VmReport, canonical_uuid
@@ -386,30 +385,18 @@ def fail_attempt(
     """Record a failed attempt of an action (starting it first if it was PENDING).
 
     The action stays ONGOING for a retry while attempts remain, unless ``final`` or
-    its plan is already finished; otherwise it FAILS and so does its plan (whose
-    pending actions are cancelled). ``power`` reverts the host's power state.
+    its plan is already finished; otherwise it FAILS (and the life cycle fails its
+    plan and cancels what had not started). ``power`` reverts the host's power state.
     """
     action = _start(session, action_id, now=now)
     if power is not None:
         assert action.host is not None
         set_host_power_state(session, action.host, *power, now=now, reason=error[:255])
-    plan_state = _plan_state(session, action.plan_id)
-    if final or is_terminal(plan_state):
-        result = transition_action(
+    if final or is_terminal(_plan_state(session, action.plan_id)):
+        return transition_action(
             session, action_id, ActionState.ONGOING, ActionState.FAILED, now=now, error=error
         )
-    else:
-        result = record_failed_attempt(session, action_id, action.attempts, error, now=now)
-    if result.state is ActionState.FAILED and plan_state is PlanState.ONGOING:
-        transition_plan(
-            session,
-            action.plan_id,
-            PlanState.ONGOING,
-            PlanState.FAILED,
-            now=now,
-            message=f"action {action_id} failed: {error}",
-        )
-    return result
+    return record_failed_attempt(session, action_id, action.attempts, error, now=now)
 
 
 def settle_migration(

@@ -1,7 +1,9 @@
 """Action plans and their actions: creation, state transitions, queries.
 
-Every state change is computed by :func:`fleetwise.core.lifecycle.advance` first (an
-illegal one raises before the database is touched) and then written with an
+Every state change is computed by the life cycle first
+(:func:`fleetwise.core.lifecycle.move_plan` and :func:`~fleetwise.core.lifecycle.move_action`
+return the plan's new status with every consequence; an illegal change raises before
+the database is touched). The store writes the difference row by row with an
 optimistic check, ``UPDATE … WHERE state = expected``: if another writer got there
 first, no row matches and :class:`ConflictError` is raised. Plans that are not
 terminal are plain rows, so a restarted controller finds them with
@@ -10,7 +12,7 @@ terminal are plain rows, so a restarted controller finds them with
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
@@ -19,12 +21,15 @@ from sqlalchemy.orm import Session, selectinload
 from fleetwise.core.lifecycle import (
     ActionKind,
     ActionState,
+    IllegalTransition,
     PlanState,
+    PlanStatus,
     advance,
     after_failed_attempt,
     initial_plan_state,
     is_terminal,
-    plan_outcome,
+    move_action,
+    move_plan,
 )
 from fleetwise.errors import ParameterError
 from fleetwise.store.coltypes import require_utc
@@ -36,7 +41,6 @@ from fleetwise.store.views import ActionView, PlanView, action_view, plan_view
 
 __all__ = [
     "OPEN_PLAN_STATES",
-    "complete_plan_if_done",
     "create_plan",
     "get_action",
     "get_plan",
@@ -49,7 +53,6 @@ __all__ = [
 ]
 
 OPEN_PLAN_STATES = tuple(s for s in PlanState if not is_terminal(s))
-_CLOSING_PLAN_STATES = frozenset({PlanState.FAILED, PlanState.CANCELLED, PlanState.SUPERSEDED})
 _MAX_ERROR = 4000
 
 
@@ -185,6 +188,50 @@ def _error_text(error: str | None) -> str | None:
     return None if error is None else error[:_MAX_ERROR]
 
 
+def _status(session: Session, plan_id: int) -> PlanStatus:
+    state = session.scalar(select(Plan.state).where(Plan.id == plan_id))
+    if state is None:
+        raise NotFoundError(f"unknown plan: {plan_id}")
+    rows = session.execute(select(Action.id, Action.state).where(Action.plan_id == plan_id))
+    return PlanStatus(state, {action_id: action_state for action_id, action_state in rows})
+
+
+def _write(
+    session: Session,
+    plan_id: int,
+    before: PlanStatus,
+    after: PlanStatus,
+    *,
+    now: datetime,
+    message: str | None = None,
+    changed: Mapping[int, Mapping[str, object]] | None = None,
+) -> None:
+    """Write the difference between ``before`` and ``after``, each row only if it still
+    holds its ``before`` state (compare-and-set); ``changed`` adds columns per action."""
+    extra = changed or {}
+    # The plan's row is always checked, so a change made meanwhile by another writer
+    # (a cancelled plan, say) makes this one fail instead of building on it.
+    values: dict[str, object] = {"state": after.state, "updated_at": now}
+    if message is not None:
+        values["message"] = _error_text(message)
+    stmt = update(Plan).where(Plan.id == plan_id, Plan.state == before.state)
+    if rowcount(session, stmt.values(**values)) != 1:
+        _raise_plan_conflict(session, plan_id, before.state)
+    for action_id, target in after.actions.items():
+        current = before.actions[action_id]
+        if target is current and action_id not in extra:
+            continue
+        values = {"state": target, "updated_at": now, **extra.get(action_id, {})}
+        if target is not current and is_terminal(target):
+            values["finished_at"] = now
+        stmt = update(Action).where(Action.id == action_id, Action.state == current)
+        if rowcount(session, stmt.values(**values)) != 1:
+            found = session.scalar(select(Action.state).where(Action.id == action_id))
+            raise ConflictError(
+                f"action {action_id} is {found.value if found else 'gone'}, not {current.value}"
+            )
+
+
 def transition_plan(
     session: Session,
     plan_id: int,
@@ -194,33 +241,18 @@ def transition_plan(
     now: datetime,
     message: str | None = None,
 ) -> PlanView:
-    """Move a plan from ``expected`` to ``target``.
-
-    A plan may only succeed once every action is finished and none failed or was
-    cancelled. When a plan fails, is cancelled or superseded, its actions that have
-    not started are cancelled with it; running ones are left to finish.
-    """
+    """Move a plan from ``expected`` to ``target`` with the consequences the life cycle
+    gives (see :func:`fleetwise.core.lifecycle.settle`)."""
     now = require_utc(now)
     advance(expected, target)
-    if target is PlanState.SUCCEEDED:
-        states = session.scalars(select(Action.state).where(Action.plan_id == plan_id)).all()
-        if plan_outcome(states) is not PlanState.SUCCEEDED:
-            raise ConflictError(f"plan {plan_id} cannot succeed: its actions are {list(states)}")
-    values: dict[str, object] = {"state": target, "updated_at": now}
-    if message is not None:
-        values["message"] = _error_text(message)
-    changed = rowcount(
-        session,
-        update(Plan).where(Plan.id == plan_id, Plan.state == expected).values(**values),
-    )
-    if changed != 1:
-        _raise_plan_conflict(session, plan_id, expected)
-    if target in _CLOSING_PLAN_STATES:
-        session.execute(
-            update(Action)
-            .where(Action.plan_id == plan_id, Action.state == ActionState.PENDING)
-            .values(state=ActionState.CANCELLED, finished_at=now, updated_at=now)
-        )
+    before = _status(session, plan_id)
+    if before.state is not expected:
+        raise ConflictError(f"plan {plan_id} is {before.state.value}, not {expected.value}")
+    try:
+        after = move_plan(before, target)
+    except IllegalTransition as exc:
+        raise ConflictError(f"plan {plan_id}: {exc}") from None
+    _write(session, plan_id, before, after, now=now, message=message)
     return plan_view(_load_plan(session, plan_id))
 
 
@@ -229,6 +261,13 @@ def _raise_plan_conflict(session: Session, plan_id: int, expected: PlanState) ->
     if current is None:
         raise NotFoundError(f"unknown plan: {plan_id}")
     raise ConflictError(f"plan {plan_id} is {current.value}, not {expected.value}")
+
+
+def _plan_of(session: Session, action_id: int) -> int:
+    plan_id = session.scalar(select(Action.plan_id).where(Action.id == action_id))
+    if plan_id is None:
+        raise NotFoundError(f"unknown action: {action_id}")
+    return plan_id
 
 
 def transition_action(
@@ -240,39 +279,38 @@ def transition_action(
     now: datetime,
     error: str | None = None,
 ) -> ActionView:
-    """Move an action from ``expected`` to ``target``.
+    """Move an action from ``expected`` to ``target``, with what follows for its plan.
 
-    Starting an action (ONGOING) counts its first attempt and needs its plan to be
-    ONGOING; skipping or cancelling needs the plan not to be finished. Finishing
-    sets ``finished_at``; ``error`` is kept as ``last_error``.
+    Starting an action (ONGOING) counts its first attempt; ``error`` is kept as
+    ``last_error``. The life cycle decides what else changes (a failed action fails
+    its plan, the last finished action ends it).
     """
     now = require_utc(now)
     advance(expected, target)
-    plan_state = session.scalar(
-        select(Plan.state).join(Action, Action.plan_id == Plan.id).where(Action.id == action_id)
-    )
-    if plan_state is None:
-        raise NotFoundError(f"unknown action: {action_id}")
-    if target is ActionState.ONGOING and plan_state is not PlanState.ONGOING:
-        raise ConflictError(f"action {action_id} cannot start: its plan is {plan_state.value}")
-    if target in (ActionState.SKIPPED, ActionState.CANCELLED) and is_terminal(plan_state):
-        raise ConflictError(f"action {action_id} belongs to a {plan_state.value} plan")
-    values: dict[str, object] = {"state": target, "updated_at": now}
+    plan_id = _plan_of(session, action_id)
+    before = _status(session, plan_id)
+    if before.actions[action_id] is not expected:
+        current = before.actions[action_id]
+        raise ConflictError(f"action {action_id} is {current.value}, not {expected.value}")
+    try:
+        after = move_action(before, action_id, target)
+    except IllegalTransition as exc:
+        raise ConflictError(f"action {action_id}: {exc}") from None
+    columns: dict[str, object] = {}
     if target is ActionState.ONGOING:
-        values.update(started_at=now, attempts=Action.attempts + 1)
-    if is_terminal(target):
-        values["finished_at"] = now
+        columns.update(started_at=now, attempts=Action.attempts + 1)
     if error is not None:
-        values["last_error"] = _error_text(error)
-    changed = rowcount(
+        columns["last_error"] = _error_text(error)
+    message = f"action {action_id} failed: {error}" if target is ActionState.FAILED else None
+    _write(
         session,
-        update(Action).where(Action.id == action_id, Action.state == expected).values(**values),
+        plan_id,
+        before,
+        after,
+        now=now,
+        message=message if after.state is not before.state else None,
+        changed={action_id: columns},
     )
-    if changed != 1:
-        current = session.scalar(select(Action.state).where(Action.id == action_id))
-        raise ConflictError(
-            f"action {action_id} is {current.value if current else 'gone'}, not {expected.value}"
-        )
     return action_view(_load_action(session, action_id))
 
 
@@ -282,8 +320,8 @@ def record_failed_attempt(
     """Record that attempt number ``attempts`` of an ONGOING action failed.
 
     While attempts remain the action stays ONGOING and the next attempt is counted
-    (the caller retries it); after the last one it is FAILED. ``attempts`` is the
-    count the caller saw, checked optimistically like a state.
+    (the caller retries it); after the last one it is FAILED, and so is its plan.
+    ``attempts`` is the count the caller saw, checked optimistically like a state.
     """
     now = require_utc(now)
     action = _load_action(session, action_id)
@@ -292,12 +330,10 @@ def record_failed_attempt(
             f"action {action_id} is {action.state.value} after {action.attempts} attempts, "
             f"not ongoing after {attempts}"
         )
-    target = after_failed_attempt(attempts, action.max_attempts)
-    values: dict[str, object] = {"last_error": _error_text(error), "updated_at": now}
-    if target is ActionState.ONGOING:
-        values["attempts"] = attempts + 1
-    else:
-        values.update(state=advance(action.state, target), finished_at=now)
+    if after_failed_attempt(attempts, action.max_attempts) is ActionState.FAILED:
+        return transition_action(
+            session, action_id, ActionState.ONGOING, ActionState.FAILED, now=now, error=error
+        )
     changed = rowcount(
         session,
         update(Action)
@@ -306,25 +342,11 @@ def record_failed_attempt(
             Action.state == ActionState.ONGOING,
             Action.attempts == attempts,
         )
-        .values(**values),
+        .values(last_error=_error_text(error), updated_at=now, attempts=attempts + 1),
     )
     if changed != 1:
         raise ConflictError(f"action {action_id} changed while recording its failure")
     return action_view(_load_action(session, action_id))
-
-
-def complete_plan_if_done(session: Session, plan_id: int, *, now: datetime) -> PlanView:
-    """Finish an ONGOING plan whose actions are all finished (see ``plan_outcome``).
-
-    A plan that is not ONGOING, or still has unfinished actions, is returned as is.
-    """
-    plan = _load_plan(session, plan_id)
-    if plan.state is not PlanState.ONGOING:
-        return plan_view(plan)
-    outcome = plan_outcome(a.state for a in plan.actions)
-    if outcome is None:
-        return plan_view(plan)
-    return transition_plan(session, plan_id, PlanState.ONGOING, outcome, now=now)
 
 
 def supersede_expired_plans(session: Session, *, now: datetime) -> tuple[int, ...]:
