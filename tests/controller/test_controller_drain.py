@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fleetwise.core.execution import MigrationCaps, MigrationSlots
 from fleetwise.core.round import RequestOutcome
-from fleetwise.store.controller_ops import unfinished_migrations
+from fleetwise.store.migration_log import unfinished_migrations
 from fleetwise.store.reallocation import list_requests
 from tests.helpers.controller import HarnessFactory
 

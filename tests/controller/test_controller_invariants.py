@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from fleetwise.drivers.power.base import PowerState
 from fleetwise.service import VirtualClock
-from fleetwise.store.controller_ops import unfinished_migrations
+from fleetwise.store.migration_log import unfinished_migrations
 from tests.helpers.controller import HOSTS, T0, Harness, make_config, simulated_power, vm, vm_uuid
 
 LAYOUT = {"h1": {1: 300.0, 2: 300.0}, "h2": {3: 1500.0}, "h3": {4: 200.0}, "h4": {5: 2500.0}}

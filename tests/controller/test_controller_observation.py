@@ -12,7 +12,7 @@ from fleetwise.core.lifecycle import ActionKind, HostPowerState
 from fleetwise.core.lifecycle import VmState as Observed
 from fleetwise.core.planner import PlannedAction, build_plan, dependencies
 from fleetwise.core.round import RoundConfig, plan_round
-from fleetwise.store.controller_ops import FleetData
+from fleetwise.store.fleet import FleetData
 from fleetwise.store.samples import last_vm_samples
 from fleetwise.store.views import CpuSample, HostCpuSample, HostView, MigrationView, VmView
 from tests.helpers.controller import T0, Harness, host_view, vm_uuid

@@ -30,14 +30,11 @@ from fleetwise.core.lifecycle import ActionKind, PlanState, is_terminal
 from fleetwise.core.planner import PlannedAction, dependencies
 from fleetwise.errors import DriverError, InputError
 from fleetwise.service import Manager
-from fleetwise.store.controller_ops import (
-    fail_attempt,
-    migration_of_action,
-    ongoing_actions,
-    unfinished_migrations,
-)
+from fleetwise.store.attempts import fail_attempt
+from fleetwise.store.migration_log import migration_of_action, unfinished_migrations
 from fleetwise.store.plans import (
     get_plan,
+    ongoing_actions,
     open_plans,
     supersede_expired_plans,
     transition_plan,

@@ -19,8 +19,8 @@ from fleetwise.controller.observation import observe_fleet
 from fleetwise.controller.plan_draft import draft_plan
 from fleetwise.core.round import RequestOutcome, RoundConfig, RoundDecision, plan_round
 from fleetwise.service import Manager
-from fleetwise.store.controller_ops import commit_round, read_fleet
-from fleetwise.store.plans import supersede_expired_plans
+from fleetwise.store.fleet import read_fleet
+from fleetwise.store.plans import record_round, supersede_expired_plans
 from fleetwise.store.samples import delete_samples_before
 from fleetwise.store.views import PlanView
 
@@ -86,7 +86,7 @@ class GlobalManagerService(Manager):
             expiry_s=config.plan_expiry_s,
             max_attempts=config.max_attempts,
         )
-        plan = context.store.run(commit_round, draft, decision.verdicts, now=now)
+        plan = context.store.run(record_round, draft, decision.verdicts, now=now)
         if plan is not None:
             logger.info(
                 "plan %s (%s, %s): %d actions for %s",

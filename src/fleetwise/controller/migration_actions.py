@@ -25,17 +25,16 @@ from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError
 from fleetwise.core.execution import MigrationSlots
 from fleetwise.core.lifecycle import ActionKind, ActionState, VmState
-from fleetwise.store.controller_ops import (
+from fleetwise.errors import ConflictError, NotFoundError
+from fleetwise.store.attempts import (
     begin_migration_attempt,
     fail_attempt,
-    get_vm,
-    migration_of_action,
     settle_migration,
     succeed_action,
-    unfinished_migrations,
 )
-from fleetwise.store.errors import ConflictError, NotFoundError
+from fleetwise.store.fleet import get_vm
 from fleetwise.store.inventory import get_host
+from fleetwise.store.migration_log import migration_of_action, unfinished_migrations
 from fleetwise.store.plans import get_action
 from fleetwise.store.views import ActionView, MigrationView, VmView
 

@@ -20,8 +20,8 @@ from fleetwise.core.round import (
     PendingRequest,
     VmTable,
 )
-from fleetwise.store.controller_ops import FleetData
 from fleetwise.store.enums import ReallocationReason
+from fleetwise.store.fleet import FleetData
 
 __all__ = ["observe_fleet"]
 

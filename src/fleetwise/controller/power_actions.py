@@ -19,12 +19,8 @@ from fleetwise.controller.observation import observe_fleet
 from fleetwise.core.execution import sleep_blocker as core_sleep_blocker
 from fleetwise.core.lifecycle import ActionState, HostPowerState, PlanState, is_terminal
 from fleetwise.errors import DriverError, InputError
-from fleetwise.store.controller_ops import (
-    begin_power_attempt,
-    fail_attempt,
-    read_fleet,
-    succeed_action,
-)
+from fleetwise.store.attempts import begin_power_attempt, fail_attempt, succeed_action
+from fleetwise.store.fleet import read_fleet
 from fleetwise.store.inventory import get_host
 from fleetwise.store.views import ActionView
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from fleetwise.api import schemas
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.efficacy import Efficacy, efficacy, power_watts
-from fleetwise.store.controller_ops import FleetCounts, fleet_counts, overload_states_before
+from fleetwise.store.fleet import FleetCounts, fleet_counts, overload_states_before
 from fleetwise.store.inventory import list_hosts, overload_history, power_history
 from fleetwise.store.views import HostView, OverloadEntry, PowerLogEntry
 

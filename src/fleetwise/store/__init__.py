@@ -7,8 +7,8 @@
 * :mod:`.repository` – :class:`Store`, which runs one operation per transaction.
 """
 
+from fleetwise.errors import ConflictError, NotFoundError
 from fleetwise.store.database import create_engine_for, downgrade, sqlite_url, upgrade
-from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.repository import Store
 
 __all__ = [

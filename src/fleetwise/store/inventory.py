@@ -18,9 +18,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.lifecycle import HostPowerState, VmState, advance
-from fleetwise.errors import ParameterError
+from fleetwise.errors import ConflictError, ParameterError
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.errors import ConflictError
 from fleetwise.store.lookup import host_by_name, insert_ignoring_duplicates, rowcount
 from fleetwise.store.models import Host, HostPowerLog, OverloadLog, Vm
 from fleetwise.store.records import HostSpec, VmReport

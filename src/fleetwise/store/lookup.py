@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, Executable, Insert, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from fleetwise.store.errors import NotFoundError
+from fleetwise.errors import NotFoundError
 from fleetwise.store.models import Base, Host, Vm
 
 __all__ = [

@@ -14,15 +14,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.lifecycle import HostPowerState
-from fleetwise.errors import ParameterError
+from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import MigrationOutcome
-from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.lookup import host_by_name, vm_by_uuid
 from fleetwise.store.models import Action, Migration, Vm
 from fleetwise.store.views import MigrationView, migration_view
 
-__all__ = ["finish_migration", "list_migrations", "start_migration"]
+__all__ = [
+    "finish_migration",
+    "list_migrations",
+    "migration_of_action",
+    "start_migration",
+    "unfinished_migrations",
+]
 
 _MAX_ERROR = 4000
 
@@ -141,3 +146,33 @@ def list_migrations(
     if since is not None:
         stmt = stmt.where(Migration.started_at >= require_utc(since))
     return tuple(migration_view(m) for m in session.scalars(stmt))
+
+
+def unfinished_migrations(session: Session) -> tuple[MigrationView, ...]:
+    """Migrations without an outcome yet, oldest first."""
+    stmt = (
+        select(Migration)
+        .where(Migration.finished_at.is_(None))
+        .options(
+            selectinload(Migration.vm),
+            selectinload(Migration.source_host),
+            selectinload(Migration.destination_host),
+        )
+        .order_by(Migration.started_at, Migration.id)
+    )
+    return tuple(migration_view(m) for m in session.scalars(stmt))
+
+
+def migration_of_action(session: Session, action_id: int) -> MigrationView | None:
+    """The unfinished migration of an action, if one is running."""
+    stmt = (
+        select(Migration)
+        .where(Migration.action_id == action_id, Migration.finished_at.is_(None))
+        .options(
+            selectinload(Migration.vm),
+            selectinload(Migration.source_host),
+            selectinload(Migration.destination_host),
+        )
+    )
+    migration = session.scalars(stmt).first()
+    return None if migration is None else migration_view(migration)

@@ -12,7 +12,7 @@ terminal are plain rows, so a restarted controller finds them with
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
@@ -31,22 +31,24 @@ from fleetwise.core.lifecycle import (
     move_action,
     move_plan,
 )
-from fleetwise.errors import ParameterError
+from fleetwise.core.round import RequestVerdict
+from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.lookup import host_ids, rowcount, vm_by_uuid
 from fleetwise.store.models import Action, Plan, ReallocationRequest
+from fleetwise.store.reallocation import set_request_outcome
 from fleetwise.store.records import PlanDraft
 from fleetwise.store.views import ActionView, PlanView, action_view, plan_view
 
 __all__ = [
-    "OPEN_PLAN_STATES",
     "create_plan",
     "get_action",
     "get_plan",
     "list_plans",
+    "ongoing_actions",
     "open_plans",
     "record_failed_attempt",
+    "record_round",
     "supersede_expired_plans",
     "transition_action",
     "transition_plan",
@@ -366,3 +368,31 @@ def supersede_expired_plans(session: Session, *, now: datetime) -> tuple[int, ..
         transition_plan(session, plan_id, state, PlanState.SUPERSEDED, now=now, message="expired")
         done.append(plan_id)
     return tuple(done)
+
+
+def record_round(
+    session: Session,
+    draft: PlanDraft | None,
+    verdicts: Sequence[RequestVerdict],
+    *,
+    now: datetime,
+) -> PlanView | None:
+    """Store a round's plan (if any) and the final outcome of each request it handled."""
+    plan = create_plan(session, draft, now=now) if draft is not None else None
+    for verdict in sorted(verdicts, key=lambda v: v.request_id):
+        if verdict.outcome.final:
+            set_request_outcome(
+                session, verdict.request_id, verdict.outcome, now=now, note=verdict.note
+            )
+    return plan
+
+
+def ongoing_actions(session: Session) -> tuple[tuple[ActionView, PlanState], ...]:
+    """Every ONGOING action (of any plan, finished or not) with its plan's state."""
+    rows = session.execute(
+        select(Action.id, Plan.state)
+        .join(Plan, Plan.id == Action.plan_id)
+        .where(Action.state == ActionState.ONGOING)
+        .order_by(Action.plan_id, Action.seq)
+    )
+    return tuple((get_action(session, action_id), state) for action_id, state in list(rows))

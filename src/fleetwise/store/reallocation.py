@@ -9,10 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.round import RequestOutcome
-from fleetwise.errors import ParameterError
+from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import ReallocationReason
-from fleetwise.store.errors import ConflictError, NotFoundError
 from fleetwise.store.lookup import host_by_name, rowcount
 from fleetwise.store.models import ReallocationRequest
 from fleetwise.store.records import canonical_uuid

@@ -25,9 +25,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetwise.errors import DriverError, InputError
+from fleetwise.errors import ConflictError, DriverError, InputError
 from fleetwise.store.database import create_engine_for, safe_url, session_factory, upgrade
-from fleetwise.store.errors import ConflictError
 
 __all__ = ["Store"]
 

@@ -13,8 +13,8 @@ from fleetwise.controller.api.errors import ERROR_RESPONSES
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_AGENT, Admin, Caller, Context
 from fleetwise.controller.migration_actions import check_reporter, report_result
 from fleetwise.core.lifecycle import ActionState
-from fleetwise.store.controller_ops import migration_of_action
-from fleetwise.store.errors import ConflictError
+from fleetwise.errors import ConflictError
+from fleetwise.store.migration_log import migration_of_action
 from fleetwise.store.plans import get_action, transition_action
 
 __all__ = ["router"]

@@ -20,8 +20,8 @@ from fleetwise.controller.api.errors import ERROR_RESPONSES
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_ANY, Admin, Caller, Context
 from fleetwise.controller.stats import fleet_stats, read_figures
 from fleetwise.core.lifecycle import PlanState
-from fleetwise.store.controller_ops import ping, vm_counts_by_host
-from fleetwise.store.errors import ConflictError
+from fleetwise.errors import ConflictError
+from fleetwise.store.fleet import ping, vm_counts_by_host
 from fleetwise.store.inventory import get_host, list_hosts, list_vms, set_maintenance
 from fleetwise.store.migration_log import list_migrations
 from fleetwise.store.plans import get_plan, list_plans, supersede_expired_plans, transition_plan

@@ -16,8 +16,8 @@ from fleetwise.controller.api.security import ACCESS_AGENT, Context, HostAgent
 from fleetwise.controller.migration_actions import assignments_for
 from fleetwise.drivers.ids import check_host_name
 from fleetwise.errors import ParameterError
-from fleetwise.store.controller_ops import ingest_samples, record_agent_report, register_agent
 from fleetwise.store.inventory import get_host
+from fleetwise.store.reports import ingest_samples, record_agent_report, register_agent
 
 __all__ = ["router"]
 

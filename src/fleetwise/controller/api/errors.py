@@ -28,8 +28,7 @@ from pydantic import BaseModel
 
 from fleetwise.controller.errors import ForbiddenError, StaleRequestError, UnauthenticatedError
 from fleetwise.core.lifecycle import IllegalTransition
-from fleetwise.errors import DriverError, InputError
-from fleetwise.store.errors import ConflictError, NotFoundError
+from fleetwise.errors import ConflictError, DriverError, InputError, NotFoundError
 
 __all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers", "validation_detail"]
 
