@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fleetwise.api.schemas import HostView, MigrationView, PlanView, VmView
+from fleetwise.api.schemas import HostOut, MigrationOut, PlanOut, VmOut
 from fleetwise.controller.tokens import hash_token
 from fleetwise.drivers.hypervisor.lab_guests import GuestLoad, LabGuest, start_guest, write_disk
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
@@ -116,17 +116,17 @@ class Controller:
         found: list[Any] = response.json()
         return found
 
-    def vms(self) -> dict[str, VmView]:
-        return {v.uuid: v for v in map(VmView.model_validate, self._get("/v1/vms"))}
+    def vms(self) -> dict[str, VmOut]:
+        return {v.uuid: v for v in map(VmOut.model_validate, self._get("/v1/vms"))}
 
-    def hosts(self) -> dict[str, HostView]:
-        return {h.name: h for h in map(HostView.model_validate, self._get("/v1/hosts"))}
+    def hosts(self) -> dict[str, HostOut]:
+        return {h.name: h for h in map(HostOut.model_validate, self._get("/v1/hosts"))}
 
-    def plans(self) -> list[PlanView]:
-        return [PlanView.model_validate(p) for p in self._get("/v1/plans")]
+    def plans(self) -> list[PlanOut]:
+        return [PlanOut.model_validate(p) for p in self._get("/v1/plans")]
 
-    def migrations(self) -> list[MigrationView]:
-        return [MigrationView.model_validate(m) for m in self._get("/v1/migrations")]
+    def migrations(self) -> list[MigrationOut]:
+        return [MigrationOut.model_validate(m) for m in self._get("/v1/migrations")]
 
 
 @pytest.fixture
@@ -301,7 +301,7 @@ def test_busy_guest_is_live_migrated_from_a_to_b_on_measured_overload(
     services = (controller.service, agents.a, agents.b)
     core_mhz_a = host_mhz(lab.uri_a)
     measured: dict[str, list[float]] = {guests.busy: [], guests.idle: []}
-    attempts: list[MigrationView] = []
+    attempts: list[MigrationOut] = []
     machine_before = MachineCpu.read()
 
     def machine_load() -> str:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from fleetwise.api.client import AdminClient
-from fleetwise.api.schemas import MigrationView, PlanView
+from fleetwise.api.schemas import MigrationOut, PlanOut
 from fleetwise.demo.cluster import ClusterSettings, LocalCluster, deep_merge
 from fleetwise.drivers.hypervisor.base import VmState
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
@@ -272,15 +272,15 @@ class SimCluster:
         """``on`` or ``off`` in the fleet file."""
         return self.fleet.power().status(host).value
 
-    def plans(self) -> list[PlanView]:
+    def plans(self) -> list[PlanOut]:
         """Every plan, oldest first."""
         return sorted(self.admin.plans(), key=lambda p: p.id)
 
-    def migrations(self) -> list[MigrationView]:
+    def migrations(self) -> list[MigrationOut]:
         """The controller's migration records, oldest first."""
         response = self.http.get("/v1/migrations")
         assert response.status_code == 200, response.text
-        return [MigrationView.model_validate(m) for m in response.json()]
+        return [MigrationOut.model_validate(m) for m in response.json()]
 
     def ready_at(self, host: str) -> float:
         """Simulated time at which ``host`` was (or will be) awake after its last wake-up."""

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, delete
 
 from fleetwise.core.lifecycle import VmState
 from fleetwise.store.models import Base
-from fleetwise.store.records import HostSpec, VmReport
+from fleetwise.store.records import HostSpec, ReportedVm
 
 __all__ = ["T0", "at", "host_spec", "vm_report", "vm_uuid", "wipe"]
 
@@ -31,9 +31,9 @@ def host_spec(name: str, *, cores: int = 8, ram_mb: int = 32768) -> HostSpec:
     return HostSpec(name, cores, 2400, cores * 2400, ram_mb)
 
 
-def vm_report(n: int, state: VmState = VmState.RUNNING, ram_mb: int = 1024) -> VmReport:
+def vm_report(n: int, state: VmState = VmState.RUNNING, ram_mb: int = 1024) -> ReportedVm:
     """A report of VM number ``n``."""
-    return VmReport(vm_uuid(n), state, ram_mb, 1, 2400)
+    return ReportedVm(vm_uuid(n), state, ram_mb, 1, 2400)
 
 
 def wipe(engine: Engine) -> None:

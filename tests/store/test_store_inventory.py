@@ -30,8 +30,8 @@ from fleetwise.store.inventory import (
     set_maintenance,
 )
 from fleetwise.store.migration_log import finish_migration, start_migration
-from fleetwise.store.models import Vm
-from fleetwise.store.records import HostSpec, VmReport
+from fleetwise.store.models import VmRow
+from fleetwise.store.records import HostSpec, ReportedVm
 from tests.helpers.store import at, host_spec, vm_report, vm_uuid, wipe
 
 HOSTS = ("h0", "h1", "h2")
@@ -236,7 +236,7 @@ def test_bad_report_changes_nothing(fleet: Store) -> None:
     with pytest.raises(NotFoundError):
         fleet.run(report_vms, "nowhere", [vm_report(2)], at(10))
     with pytest.raises(ParameterError, match="not a UUID"):
-        VmReport("not-a-uuid", VmState.RUNNING, 1024, 1, 2400)
+        ReportedVm("not-a-uuid", VmState.RUNNING, 1024, 1, 2400)
     assert fleet.read(list_vms) == ()
 
 
@@ -265,7 +265,7 @@ def test_concurrent_reports_leave_each_vm_on_the_newest_reporter(
     assert errors == []
     assert _where(fleet) == {vm_uuid(n): "h1" for n in (1, 2, 3)}  # h1 reported last (odd t)
     with engine.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(Vm)).scalar_one() == 3
+        assert connection.execute(select(func.count()).select_from(VmRow)).scalar_one() == 3
 
 
 # --- property: a VM is on at most one host and is never lost ------------------------------

@@ -27,7 +27,7 @@ from fleetwise.store.database import session_factory
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.inventory import register_host, report_vms
 from fleetwise.store.migration_log import list_migrations, start_migration
-from fleetwise.store.models import Action, Plan
+from fleetwise.store.models import ActionRow, PlanRow
 from fleetwise.store.plans import (
     create_plan,
     get_action,
@@ -74,9 +74,9 @@ def _draft(mode: PlanMode = PlanMode.AUTOMATIC, **kwargs: object) -> PlanDraft:
 
 def _states(engine: Engine, plan_id: int) -> tuple[PlanState, list[ActionState]]:
     with session_factory(engine)() as session:
-        plan = session.scalars(select(Plan.state).where(Plan.id == plan_id)).one()
+        plan = session.scalars(select(PlanRow.state).where(PlanRow.id == plan_id)).one()
         actions = session.scalars(
-            select(Action.state).where(Action.plan_id == plan_id).order_by(Action.seq)
+            select(ActionRow.state).where(ActionRow.plan_id == plan_id).order_by(ActionRow.seq)
         ).all()
         return plan, list(actions)
 
@@ -192,7 +192,9 @@ def test_plan_states_only_move_along_the_life_cycle(
             assert view.state is state and view.updated_at == at(i)
             updated = at(i)
         stored = store.read(
-            lambda s: s.execute(select(Plan.state, Plan.updated_at).where(Plan.id == plan.id)).one()
+            lambda s: s.execute(
+                select(PlanRow.state, PlanRow.updated_at).where(PlanRow.id == plan.id)
+            ).one()
         )
         assert tuple(stored) == (state, updated)
 

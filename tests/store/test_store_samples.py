@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from fleetwise.errors import ParameterError
 from fleetwise.store import NotFoundError, Store
 from fleetwise.store.inventory import register_host, report_vms
-from fleetwise.store.models import HostSample, VmSample
+from fleetwise.store.models import HostSampleRow, VmSampleRow
 from fleetwise.store.records import HostSampleIn, VmSampleIn
 from fleetwise.store.samples import (
     add_host_samples,
@@ -33,7 +33,7 @@ def fleet(store: Store) -> Store:
     return store
 
 
-def _count(engine: Engine, model: type[VmSample] | type[HostSample]) -> int:
+def _count(engine: Engine, model: type[VmSampleRow] | type[HostSampleRow]) -> int:
     with engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -43,7 +43,7 @@ def test_batch_of_10k_samples_is_stored(fleet: Store, engine: Engine) -> None:
     started = time.perf_counter()
     fleet.run(add_vm_samples, batch)
     elapsed = time.perf_counter() - started
-    assert _count(engine, VmSample) == 10_000
+    assert _count(engine, VmSampleRow) == 10_000
     assert elapsed < 10, f"10k samples took {elapsed:.1f} s"
     last = fleet.read(last_vm_samples, 1, [vm_uuid(20)])[vm_uuid(20)]
     assert [(s.ts, s.cpu_mhz) for s in last] == [(at(STEP * 499), 9999.0)]
@@ -53,14 +53,14 @@ def test_resent_samples_are_stored_once(fleet: Store, engine: Engine) -> None:
     batch = [VmSampleIn(vm_uuid(1), at(STEP * i), 100.0 + i) for i in range(5)]
     fleet.run(add_vm_samples, batch)
     fleet.run(add_vm_samples, [*batch[2:], VmSampleIn(vm_uuid(1), at(STEP * 5), 1.0)])
-    assert _count(engine, VmSample) == 6
+    assert _count(engine, VmSampleRow) == 6
 
 
 def test_unknown_vm_rejects_the_whole_batch(fleet: Store, engine: Engine) -> None:
     batch = [VmSampleIn(vm_uuid(1), at(0), 1.0), VmSampleIn(vm_uuid(999), at(0), 1.0)]
     with pytest.raises(NotFoundError, match=vm_uuid(999)):
         fleet.run(add_vm_samples, batch)
-    assert _count(engine, VmSample) == 0
+    assert _count(engine, VmSampleRow) == 0
 
 
 @pytest.mark.parametrize("mhz", [-1.0, math.nan, math.inf])
@@ -103,7 +103,7 @@ def test_retention_deletes_old_samples_and_counts_them(fleet: Store, engine: Eng
     fleet.run(add_host_samples, [HostSampleIn("h0", at(STEP * t), 1.0, 1.0) for t in range(10)])
     deleted = fleet.run(delete_samples_before, at(STEP * 6))
     assert deleted == 12
-    assert _count(engine, VmSample) == 4 and _count(engine, HostSample) == 4
+    assert _count(engine, VmSampleRow) == 4 and _count(engine, HostSampleRow) == 4
     remaining = fleet.read(last_vm_samples, 10, [vm_uuid(1)])[vm_uuid(1)]
     assert [s.ts for s in remaining] == [at(STEP * t) for t in range(6, 10)]
 

@@ -32,7 +32,7 @@ from fleetwise.store.database import (
     safe_url,
 )
 from fleetwise.store.inventory import list_hosts, record_heartbeat, register_host
-from fleetwise.store.models import Base, Host
+from fleetwise.store.models import Base, HostRow
 from tests.helpers.store import at, host_spec
 
 TABLES = {
@@ -179,7 +179,7 @@ def test_timestamps_come_back_as_aware_utc(store: Store) -> None:
     assert host.registered_at.utcoffset() == timedelta(0)
     assert host.registered_at.hour == 12
     with store.engine.connect() as connection:
-        stored = connection.execute(select(Host.registered_at)).scalar_one()
+        stored = connection.execute(select(HostRow.registered_at)).scalar_one()
     assert stored.tzinfo is not None and stored.hour == 12
 
 

@@ -22,8 +22,8 @@ from fleetwise.api.schemas import (
     ActionResult,
     Assignment,
     Heartbeat,
+    HostOut,
     HostRegistration,
-    HostView,
     IngestResult,
     ReallocationBody,
     SampleBatch,
@@ -124,9 +124,9 @@ class ControllerClient:
     def _agent(host: str) -> str:
         return f"/v1/agents/{quote(host, safe='')}"
 
-    def register(self, host: str, body: HostRegistration) -> HostView:
+    def register(self, host: str, body: HostRegistration) -> HostOut:
         """``PUT /v1/agents/{host}``."""
-        view: HostView = self._parse(self._call("PUT", self._agent(host), body), HostView)
+        view: HostOut = self._parse(self._call("PUT", self._agent(host), body), HostOut)
         return view
 
     def heartbeat(self, host: str, body: Heartbeat) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from fleetwise.api.schemas import ActionView, FleetStats, HostView, PlanView, VmView
+from fleetwise.api.schemas import ActionOut, FleetStats, HostOut, PlanOut, VmOut
 from fleetwise.errors import DriverError, InputError
 
 __all__ = ["AdminClient"]
@@ -51,34 +51,34 @@ class AdminClient:
             return None
         return response.json()
 
-    def hosts(self) -> list[HostView]:
-        return [HostView.model_validate(h) for h in self._call("GET", "/v1/hosts")]
+    def hosts(self) -> list[HostOut]:
+        return [HostOut.model_validate(h) for h in self._call("GET", "/v1/hosts")]
 
-    def host(self, name: str) -> HostView:
-        return HostView.model_validate(self._call("GET", f"/v1/hosts/{name}"))
+    def host(self, name: str) -> HostOut:
+        return HostOut.model_validate(self._call("GET", f"/v1/hosts/{name}"))
 
-    def maintenance(self, name: str, on: bool) -> HostView:
-        return HostView.model_validate(
+    def maintenance(self, name: str, on: bool) -> HostOut:
+        return HostOut.model_validate(
             self._call("POST", f"/v1/hosts/{name}/maintenance", {"on": on})
         )
 
-    def vms(self) -> list[VmView]:
-        return [VmView.model_validate(v) for v in self._call("GET", "/v1/vms")]
+    def vms(self) -> list[VmOut]:
+        return [VmOut.model_validate(v) for v in self._call("GET", "/v1/vms")]
 
-    def plans(self) -> list[PlanView]:
-        return [PlanView.model_validate(p) for p in self._call("GET", "/v1/plans")]
+    def plans(self) -> list[PlanOut]:
+        return [PlanOut.model_validate(p) for p in self._call("GET", "/v1/plans")]
 
-    def plan(self, plan_id: int) -> PlanView:
-        return PlanView.model_validate(self._call("GET", f"/v1/plans/{plan_id}"))
+    def plan(self, plan_id: int) -> PlanOut:
+        return PlanOut.model_validate(self._call("GET", f"/v1/plans/{plan_id}"))
 
-    def approve(self, plan_id: int) -> PlanView:
-        return PlanView.model_validate(self._call("POST", f"/v1/plans/{plan_id}/approve"))
+    def approve(self, plan_id: int) -> PlanOut:
+        return PlanOut.model_validate(self._call("POST", f"/v1/plans/{plan_id}/approve"))
 
-    def cancel(self, plan_id: int) -> PlanView:
-        return PlanView.model_validate(self._call("POST", f"/v1/plans/{plan_id}/cancel"))
+    def cancel(self, plan_id: int) -> PlanOut:
+        return PlanOut.model_validate(self._call("POST", f"/v1/plans/{plan_id}/cancel"))
 
-    def skip(self, action_id: int) -> ActionView:
-        return ActionView.model_validate(self._call("POST", f"/v1/actions/{action_id}/skip"))
+    def skip(self, action_id: int) -> ActionOut:
+        return ActionOut.model_validate(self._call("POST", f"/v1/actions/{action_id}/skip"))
 
     def stats(self) -> FleetStats:
         return FleetStats.model_validate(self._call("GET", "/v1/stats"))

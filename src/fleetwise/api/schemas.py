@@ -36,24 +36,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Accepted",
+    "ActionOut",
     "ActionProgress",
     "ActionResult",
-    "ActionView",
     "Assignment",
     "FleetStats",
     "Health",
     "Heartbeat",
+    "HostOut",
     "HostRegistration",
-    "HostView",
     "IngestResult",
     "MaintenanceBody",
-    "MigrationView",
-    "PlanView",
+    "MigrationOut",
+    "PlanOut",
     "ReallocationBody",
     "SampleBatch",
+    "VmOut",
     "VmReport",
     "VmSample",
-    "VmView",
 ]
 
 
@@ -148,7 +148,7 @@ class MaintenanceBody(_Body):
     on: bool
 
 
-class HostView(BaseModel):
+class HostOut(BaseModel):
     name: str
     power_state: str
     maintenance: bool
@@ -159,7 +159,7 @@ class HostView(BaseModel):
     hypervisor_uri: str | None = None
 
 
-class VmView(BaseModel):
+class VmOut(BaseModel):
     uuid: str
     host: str | None
     state: str
@@ -168,7 +168,7 @@ class VmView(BaseModel):
     cpu_mhz: float | None = None
 
 
-class ActionView(BaseModel):
+class ActionOut(BaseModel):
     id: int
     kind: Literal["wake", "migrate", "sleep"]
     state: str
@@ -180,17 +180,17 @@ class ActionView(BaseModel):
     host: str | None = Field(default=None, description="the host a wake-up or sleep acts on")
 
 
-class PlanView(BaseModel):
+class PlanOut(BaseModel):
     id: int
     state: str
     mode: Literal["automatic", "recommend"]
     reason: str
     created_at: datetime
     expires_at: datetime | None = None
-    actions: list[ActionView] = Field(default_factory=list)
+    actions: list[ActionOut] = Field(default_factory=list)
 
 
-class MigrationView(BaseModel):
+class MigrationOut(BaseModel):
     """One live-migration attempt; ``outcome`` is None while it runs."""
 
     id: int

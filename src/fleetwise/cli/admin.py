@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fleetwise.api.client import AdminClient
-from fleetwise.api.schemas import PlanView
+from fleetwise.api.schemas import PlanOut
 from fleetwise.errors import InputError
 
 __all__ = ["hosts_app", "plans_app", "vms_app"]
@@ -110,7 +110,7 @@ def vms_list(
     console.print(table)
 
 
-def _plan_table(plans: list[PlanView]) -> Table:
+def _plan_table(plans: list[PlanOut]) -> Table:
     table = Table(title=f"{len(plans)} plans")
     for col in ("id", "state", "mode", "reason", "created", "actions"):
         table.add_column(col)

@@ -25,7 +25,7 @@ from fleetwise.store.inventory import (
 )
 from fleetwise.store.migration_log import finish_migration, start_migration
 from fleetwise.store.models import (
-    Plan,
+    PlanRow,
 )
 from fleetwise.store.plans import (
     get_action,
@@ -47,7 +47,7 @@ __all__ = [
 
 
 def _plan_state(session: Session, plan_id: int) -> PlanState:
-    state = session.scalar(select(Plan.state).where(Plan.id == plan_id))
+    state = session.scalar(select(PlanRow.state).where(PlanRow.id == plan_id))
     if state is None:
         raise NotFoundError(f"unknown plan: {plan_id}")
     return state

@@ -25,12 +25,12 @@ from fleetwise.store.inventory import (
 )
 from fleetwise.store.migration_log import unfinished_migrations
 from fleetwise.store.models import (
-    Host,
-    Migration,
-    OverloadLog,
-    Plan,
-    ReallocationRequest,
-    Vm,
+    HostRow,
+    MigrationRow,
+    OverloadLogRow,
+    PlanRow,
+    RequestRow,
+    VmRow,
 )
 from fleetwise.store.records import canonical_uuid
 from fleetwise.store.samples import last_host_samples, last_vm_samples
@@ -61,9 +61,9 @@ __all__ = [
 def get_vm(session: Session, uuid: str) -> VmView:
     """One VM by UUID."""
     stmt = (
-        select(Vm)
-        .where(Vm.uuid == canonical_uuid(uuid))
-        .options(selectinload(Vm.host))
+        select(VmRow)
+        .where(VmRow.uuid == canonical_uuid(uuid))
+        .options(selectinload(VmRow.host))
         .execution_options(populate_existing=True)
     )
     vm = session.scalars(stmt).one_or_none()
@@ -74,17 +74,21 @@ def get_vm(session: Session, uuid: str) -> VmView:
 
 def vm_counts_by_host(session: Session) -> dict[str, int]:
     """Host name → number of VMs recorded on it (hosts without VMs are absent)."""
-    stmt = select(Host.name, func.count(Vm.id)).join(Vm, Vm.host_id == Host.id).group_by(Host.name)
+    stmt = (
+        select(HostRow.name, func.count(VmRow.id))
+        .join(VmRow, VmRow.host_id == HostRow.id)
+        .group_by(HostRow.name)
+    )
     return {name: count for name, count in session.execute(stmt)}
 
 
 def pending_requests(session: Session) -> tuple[RequestView, ...]:
     """Reallocation requests not handled yet, oldest first."""
     stmt = (
-        select(ReallocationRequest)
-        .where(ReallocationRequest.outcome.is_(None))
-        .options(selectinload(ReallocationRequest.host))
-        .order_by(ReallocationRequest.received_at, ReallocationRequest.id)
+        select(RequestRow)
+        .where(RequestRow.outcome.is_(None))
+        .options(selectinload(RequestRow.host))
+        .order_by(RequestRow.received_at, RequestRow.id)
     )
     return tuple(request_view(r) for r in session.scalars(stmt))
 
@@ -105,8 +109,8 @@ class FleetData:
 def read_fleet(session: Session, samples_per_vm: int = 2) -> FleetData:
     """Hosts, VMs, their latest samples, pending requests, open plans, running migrations."""
     open_count = session.scalar(
-        select(func.count(Plan.id)).where(
-            Plan.state.in_([PlanState.RECOMMENDED, PlanState.PENDING, PlanState.ONGOING])
+        select(func.count(PlanRow.id)).where(
+            PlanRow.state.in_([PlanState.RECOMMENDED, PlanState.PENDING, PlanState.ONGOING])
         )
     )
     return FleetData(
@@ -134,21 +138,23 @@ def fleet_counts(session: Session) -> FleetCounts:
     """Current totals of hosts, VMs and migrations."""
     by_state = dict.fromkeys(HostPowerState, 0)
     for state, count in session.execute(
-        select(Host.power_state, func.count(Host.id)).group_by(Host.power_state)
+        select(HostRow.power_state, func.count(HostRow.id)).group_by(HostRow.power_state)
     ):
         by_state[state] = count
     outcomes = dict.fromkeys(MigrationOutcome, 0)
     for outcome, count in session.execute(
-        select(Migration.outcome, func.count(Migration.id))
-        .where(Migration.outcome.is_not(None))
-        .group_by(Migration.outcome)
+        select(MigrationRow.outcome, func.count(MigrationRow.id))
+        .where(MigrationRow.outcome.is_not(None))
+        .group_by(MigrationRow.outcome)
     ):
         if outcome is not None:
             outcomes[outcome] = count
     return FleetCounts(
         hosts_by_state=by_state,
-        vms=int(session.scalar(select(func.count(Vm.id)).where(Vm.host_id.is_not(None))) or 0),
-        migrations_started=int(session.scalar(select(func.count(Migration.id))) or 0),
+        vms=int(
+            session.scalar(select(func.count(VmRow.id)).where(VmRow.host_id.is_not(None))) or 0
+        ),
+        migrations_started=int(session.scalar(select(func.count(MigrationRow.id))) or 0),
         migrations_by_outcome=outcomes,
     )
 
@@ -157,15 +163,15 @@ def overload_states_before(session: Session, ts: datetime) -> dict[str, bool]:
     """Host name → its last logged overload state before ``ts`` (hosts with none absent)."""
     ts = require_utc(ts)
     latest = (
-        select(OverloadLog.host_id, func.max(OverloadLog.id).label("last_id"))
-        .where(OverloadLog.ts < ts)
-        .group_by(OverloadLog.host_id)
+        select(OverloadLogRow.host_id, func.max(OverloadLogRow.id).label("last_id"))
+        .where(OverloadLogRow.ts < ts)
+        .group_by(OverloadLogRow.host_id)
         .subquery()
     )
     stmt = (
-        select(Host.name, OverloadLog.overloaded)
-        .join(latest, latest.c.last_id == OverloadLog.id)
-        .join(Host, Host.id == OverloadLog.host_id)
+        select(HostRow.name, OverloadLogRow.overloaded)
+        .join(latest, latest.c.last_id == OverloadLogRow.id)
+        .join(HostRow, HostRow.id == OverloadLogRow.host_id)
     )
     return {name: overloaded for name, overloaded in session.execute(stmt)}
 

@@ -21,8 +21,8 @@ from fleetwise.core.lifecycle import HostPowerState, VmState, advance
 from fleetwise.errors import ConflictError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.lookup import host_by_name, insert_ignoring_duplicates, rowcount
-from fleetwise.store.models import Host, HostPowerLog, OverloadLog, Vm
-from fleetwise.store.records import HostSpec, VmReport
+from fleetwise.store.models import HostPowerLogRow, HostRow, OverloadLogRow, VmRow
+from fleetwise.store.records import HostSpec, ReportedVm
 from fleetwise.store.views import (
     HostView,
     OverloadEntry,
@@ -55,9 +55,11 @@ __all__ = [
 def register_host(session: Session, spec: HostSpec, *, now: datetime) -> HostView:
     """Add the host or update its inventory; power state and maintenance are kept."""
     now = require_utc(now)
-    host = session.scalars(select(Host).where(Host.name == spec.name).with_for_update()).first()
+    host = session.scalars(
+        select(HostRow).where(HostRow.name == spec.name).with_for_update()
+    ).first()
     if host is None:
-        host = Host(
+        host = HostRow(
             name=spec.name,
             power_state=HostPowerState.ACTIVE,
             maintenance=False,
@@ -85,7 +87,7 @@ def get_host(session: Session, name: str) -> HostView:
 
 def list_hosts(session: Session) -> tuple[HostView, ...]:
     """Every host, by name."""
-    return tuple(host_view(h) for h in session.scalars(select(Host).order_by(Host.name)))
+    return tuple(host_view(h) for h in session.scalars(select(HostRow).order_by(HostRow.name)))
 
 
 def set_agent_credential_hash(session: Session, host: str, credential_hash: str) -> None:
@@ -129,8 +131,8 @@ def set_host_power_state(
     row = host_by_name(session, host)
     changed = rowcount(
         session,
-        update(Host)
-        .where(Host.id == row.id, Host.power_state == expected)
+        update(HostRow)
+        .where(HostRow.id == row.id, HostRow.power_state == expected)
         .values(power_state=target, updated_at=now),
     )
     if changed != 1:
@@ -139,7 +141,7 @@ def set_host_power_state(
             f"host {host} is {row.power_state.value}, not {expected.value}; power state unchanged"
         )
     session.add(
-        HostPowerLog(host_id=row.id, ts=now, from_state=expected, to_state=target, reason=reason)
+        HostPowerLogRow(host_id=row.id, ts=now, from_state=expected, to_state=target, reason=reason)
     )
     session.flush()
     session.refresh(row)
@@ -165,21 +167,21 @@ def record_overload_state(session: Session, host: str, ts: datetime, overloaded:
     ts = require_utc(ts)
     row = host_by_name(session, host, lock=True)
     last = session.scalars(
-        select(OverloadLog)
-        .where(OverloadLog.host_id == row.id)
-        .order_by(OverloadLog.ts.desc(), OverloadLog.id.desc())
+        select(OverloadLogRow)
+        .where(OverloadLogRow.host_id == row.id)
+        .order_by(OverloadLogRow.ts.desc(), OverloadLogRow.id.desc())
         .limit(1)
     ).first()
     if last is not None and (last.overloaded == overloaded or ts <= last.ts):
         return False
-    session.add(OverloadLog(host_id=row.id, ts=ts, overloaded=overloaded))
+    session.add(OverloadLogRow(host_id=row.id, ts=ts, overloaded=overloaded))
     return True
 
 
 def report_vms(
     session: Session,
     host: str,
-    reports: Sequence[VmReport],
+    reports: Sequence[ReportedVm],
     reported_at: datetime,
     *,
     complete: bool = True,
@@ -205,12 +207,12 @@ def report_vms(
     ignored: list[str] = []
     # Lock every VM this report may touch in one statement, in id order, so that
     # concurrent reports from different hosts cannot deadlock.
-    reported = Vm.uuid.in_(sorted(pending))
-    touched = select(Vm).where(
-        or_(reported, Vm.host_id == host_row.id) if complete else reported,
-        Vm.uuid.not_in(sorted(created)),
+    reported = VmRow.uuid.in_(sorted(pending))
+    touched = select(VmRow).where(
+        or_(reported, VmRow.host_id == host_row.id) if complete else reported,
+        VmRow.uuid.not_in(sorted(created)),
     )
-    for vm in session.scalars(touched.order_by(Vm.id).with_for_update()):
+    for vm in session.scalars(touched.order_by(VmRow.id).with_for_update()):
         report = pending.get(vm.uuid)
         if report is None:  # on this host, missing from its complete report
             if not _newer_known(vm, reported_at):
@@ -240,12 +242,12 @@ def report_vms(
     )
 
 
-def _newer_known(vm: Vm, observed_at: datetime) -> bool:
+def _newer_known(vm: VmRow, observed_at: datetime) -> bool:
     newest = vm.reported_at if vm.located_at is None else max(vm.reported_at, vm.located_at)
     return observed_at < newest
 
 
-def _apply(vm: Vm, report: VmReport, reported_at: datetime) -> None:
+def _apply(vm: VmRow, report: ReportedVm, reported_at: datetime) -> None:
     vm.state = report.state
     vm.ram_mb = report.ram_mb
     vm.vcpus = report.vcpus
@@ -256,14 +258,16 @@ def _apply(vm: Vm, report: VmReport, reported_at: datetime) -> None:
 
 
 def _insert_new_vms(
-    session: Session, host_id: int, reports: Sequence[VmReport], reported_at: datetime
+    session: Session, host_id: int, reports: Sequence[ReportedVm], reported_at: datetime
 ) -> set[str]:
     """Insert the reported VMs the store does not know yet; returns their UUIDs.
 
     A VM inserted concurrently by another transaction is skipped here (the insert
     ignores duplicates) and handled as a known VM.
     """
-    known = set(session.scalars(select(Vm.uuid).where(Vm.uuid.in_([r.uuid for r in reports]))))
+    known = set(
+        session.scalars(select(VmRow.uuid).where(VmRow.uuid.in_([r.uuid for r in reports])))
+    )
     fresh = [r for r in reports if r.uuid not in known]
     if not fresh:
         return set()
@@ -282,15 +286,15 @@ def _insert_new_vms(
         }
         for r in fresh
     ]
-    statement = insert_ignoring_duplicates(session, Vm).returning(Vm.uuid)
+    statement = insert_ignoring_duplicates(session, VmRow).returning(VmRow.uuid)
     return set(session.scalars(statement, rows))
 
 
 def list_vms(session: Session, host: str | None = None) -> tuple[VmView, ...]:
     """Every VM (or those on ``host``), by UUID."""
-    stmt = select(Vm).options(selectinload(Vm.host)).order_by(Vm.uuid)
+    stmt = select(VmRow).options(selectinload(VmRow.host)).order_by(VmRow.uuid)
     if host is not None:
-        stmt = stmt.where(Vm.host_id == host_by_name(session, host).id)
+        stmt = stmt.where(VmRow.host_id == host_by_name(session, host).id)
     return tuple(vm_view(vm) for vm in session.scalars(stmt))
 
 
@@ -298,11 +302,15 @@ def power_history(
     session: Session, host: str | None = None, since: datetime | None = None
 ) -> tuple[PowerLogEntry, ...]:
     """Logged power-state changes, oldest first."""
-    stmt = select(HostPowerLog, Host.name).join(Host).order_by(HostPowerLog.ts, HostPowerLog.id)
+    stmt = (
+        select(HostPowerLogRow, HostRow.name)
+        .join(HostRow)
+        .order_by(HostPowerLogRow.ts, HostPowerLogRow.id)
+    )
     if host is not None:
-        stmt = stmt.where(Host.name == host)
+        stmt = stmt.where(HostRow.name == host)
     if since is not None:
-        stmt = stmt.where(HostPowerLog.ts >= require_utc(since))
+        stmt = stmt.where(HostPowerLogRow.ts >= require_utc(since))
     return tuple(power_log_entry(row, name) for row, name in session.execute(stmt))
 
 
@@ -310,9 +318,13 @@ def overload_history(
     session: Session, host: str | None = None, since: datetime | None = None
 ) -> tuple[OverloadEntry, ...]:
     """Logged overload-state changes, oldest first."""
-    stmt = select(OverloadLog, Host.name).join(Host).order_by(OverloadLog.ts, OverloadLog.id)
+    stmt = (
+        select(OverloadLogRow, HostRow.name)
+        .join(HostRow)
+        .order_by(OverloadLogRow.ts, OverloadLogRow.id)
+    )
     if host is not None:
-        stmt = stmt.where(Host.name == host)
+        stmt = stmt.where(HostRow.name == host)
     if since is not None:
-        stmt = stmt.where(OverloadLog.ts >= require_utc(since))
+        stmt = stmt.where(OverloadLogRow.ts >= require_utc(since))
     return tuple(overload_entry(row, name) for row, name in session.execute(stmt))

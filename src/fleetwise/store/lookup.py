@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from fleetwise.errors import NotFoundError
-from fleetwise.store.models import Base, Host, Vm
+from fleetwise.store.models import Base, HostRow, VmRow
 
 __all__ = [
     "chunks",
@@ -38,18 +38,18 @@ def _missing(what: str, names: Collection[str]) -> NotFoundError:
     return NotFoundError(f"unknown {what}: {shown}")
 
 
-def host_by_name(session: Session, name: str, *, lock: bool = False) -> Host:
+def host_by_name(session: Session, name: str, *, lock: bool = False) -> HostRow:
     """The host called ``name``; ``lock`` serialises writers of this host (PostgreSQL)."""
-    stmt = select(Host).where(Host.name == name)
+    stmt = select(HostRow).where(HostRow.name == name)
     host = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
     if host is None:
         raise _missing("host", [name])
     return host
 
 
-def vm_by_uuid(session: Session, uuid: str, *, lock: bool = False) -> Vm:
+def vm_by_uuid(session: Session, uuid: str, *, lock: bool = False) -> VmRow:
     """The VM with ``uuid``; ``lock`` serialises writers of this VM (PostgreSQL)."""
-    stmt = select(Vm).where(Vm.uuid == uuid)
+    stmt = select(VmRow).where(VmRow.uuid == uuid)
     vm = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
     if vm is None:
         raise _missing("VM", [uuid])
@@ -61,7 +61,7 @@ def host_ids(session: Session, names: Collection[str]) -> dict[str, int]:
     wanted = sorted(set(names))
     found: dict[str, int] = {}
     for part in chunks(wanted):
-        rows = session.execute(select(Host.name, Host.id).where(Host.name.in_(part)))
+        rows = session.execute(select(HostRow.name, HostRow.id).where(HostRow.name.in_(part)))
         found.update((key, row_id) for key, row_id in rows)
     if len(found) != len(wanted):
         raise _missing("host", set(wanted) - found.keys())
@@ -73,7 +73,7 @@ def vm_ids(session: Session, uuids: Collection[str]) -> dict[str, int]:
     wanted = sorted(set(uuids))
     found: dict[str, int] = {}
     for part in chunks(wanted):
-        rows = session.execute(select(Vm.uuid, Vm.id).where(Vm.uuid.in_(part)))
+        rows = session.execute(select(VmRow.uuid, VmRow.id).where(VmRow.uuid.in_(part)))
         found.update((key, row_id) for key, row_id in rows)
     if len(found) != len(wanted):
         raise _missing("VM", set(wanted) - found.keys())

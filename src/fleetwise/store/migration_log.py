@@ -18,7 +18,7 @@ from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import MigrationOutcome
 from fleetwise.store.lookup import host_by_name, vm_by_uuid
-from fleetwise.store.models import Action, Migration, Vm
+from fleetwise.store.models import ActionRow, MigrationRow, VmRow
 from fleetwise.store.views import MigrationView, migration_view
 
 __all__ = [
@@ -32,18 +32,18 @@ __all__ = [
 _MAX_ERROR = 4000
 
 
-def _load(session: Session, migration_id: int, *, lock: bool = False) -> Migration:
+def _load(session: Session, migration_id: int, *, lock: bool = False) -> MigrationRow:
     stmt = (
-        select(Migration)
-        .where(Migration.id == migration_id)
+        select(MigrationRow)
+        .where(MigrationRow.id == migration_id)
         .options(
-            selectinload(Migration.vm),
-            selectinload(Migration.source_host),
-            selectinload(Migration.destination_host),
+            selectinload(MigrationRow.vm),
+            selectinload(MigrationRow.source_host),
+            selectinload(MigrationRow.destination_host),
         )
         .execution_options(populate_existing=True)
     )
-    migration = session.scalars(stmt.with_for_update(of=Migration) if lock else stmt).first()
+    migration = session.scalars(stmt.with_for_update(of=MigrationRow) if lock else stmt).first()
     if migration is None:
         raise NotFoundError(f"unknown migration: {migration_id}")
     return migration
@@ -74,14 +74,16 @@ def start_migration(
     if dst.power_state is not HostPowerState.ACTIVE or dst.maintenance:
         state = "in maintenance" if dst.maintenance else dst.power_state.value
         raise ConflictError(f"destination {destination} is {state}")
-    if action_id is not None and session.get(Action, action_id) is None:
+    if action_id is not None and session.get(ActionRow, action_id) is None:
         raise NotFoundError(f"unknown action: {action_id}")
     running = session.scalar(
-        select(Migration.id).where(Migration.vm_id == vm.id, Migration.finished_at.is_(None))
+        select(MigrationRow.id).where(
+            MigrationRow.vm_id == vm.id, MigrationRow.finished_at.is_(None)
+        )
     )
     if running is not None:
         raise ConflictError(f"VM {vm_uuid} is already migrating (migration {running})")
-    migration = Migration(
+    migration = MigrationRow(
         vm_id=vm.id,
         source_host_id=src.id,
         destination_host_id=dst.id,
@@ -112,7 +114,9 @@ def finish_migration(
     migration.outcome = MigrationOutcome.SUCCEEDED if succeeded else MigrationOutcome.FAILED
     migration.error = None if error is None else error[:_MAX_ERROR]
     if succeeded:
-        vm = session.scalars(select(Vm).where(Vm.id == migration.vm_id).with_for_update()).one()
+        vm = session.scalars(
+            select(VmRow).where(VmRow.id == migration.vm_id).with_for_update()
+        ).one()
         newest = vm.reported_at if vm.located_at is None else max(vm.reported_at, vm.located_at)
         if newest <= now:
             vm.host_id = migration.destination_host_id
@@ -132,33 +136,33 @@ def list_migrations(
     if limit < 1:
         raise ParameterError(f"limit must be positive, got {limit}")
     stmt = (
-        select(Migration)
+        select(MigrationRow)
         .options(
-            selectinload(Migration.vm),
-            selectinload(Migration.source_host),
-            selectinload(Migration.destination_host),
+            selectinload(MigrationRow.vm),
+            selectinload(MigrationRow.source_host),
+            selectinload(MigrationRow.destination_host),
         )
-        .order_by(Migration.started_at, Migration.id)
+        .order_by(MigrationRow.started_at, MigrationRow.id)
         .limit(limit)
     )
     if vm_uuid is not None:
-        stmt = stmt.where(Migration.vm_id == vm_by_uuid(session, vm_uuid).id)
+        stmt = stmt.where(MigrationRow.vm_id == vm_by_uuid(session, vm_uuid).id)
     if since is not None:
-        stmt = stmt.where(Migration.started_at >= require_utc(since))
+        stmt = stmt.where(MigrationRow.started_at >= require_utc(since))
     return tuple(migration_view(m) for m in session.scalars(stmt))
 
 
 def unfinished_migrations(session: Session) -> tuple[MigrationView, ...]:
     """Migrations without an outcome yet, oldest first."""
     stmt = (
-        select(Migration)
-        .where(Migration.finished_at.is_(None))
+        select(MigrationRow)
+        .where(MigrationRow.finished_at.is_(None))
         .options(
-            selectinload(Migration.vm),
-            selectinload(Migration.source_host),
-            selectinload(Migration.destination_host),
+            selectinload(MigrationRow.vm),
+            selectinload(MigrationRow.source_host),
+            selectinload(MigrationRow.destination_host),
         )
-        .order_by(Migration.started_at, Migration.id)
+        .order_by(MigrationRow.started_at, MigrationRow.id)
     )
     return tuple(migration_view(m) for m in session.scalars(stmt))
 
@@ -166,12 +170,12 @@ def unfinished_migrations(session: Session) -> tuple[MigrationView, ...]:
 def migration_of_action(session: Session, action_id: int) -> MigrationView | None:
     """The unfinished migration of an action, if one is running."""
     stmt = (
-        select(Migration)
-        .where(Migration.action_id == action_id, Migration.finished_at.is_(None))
+        select(MigrationRow)
+        .where(MigrationRow.action_id == action_id, MigrationRow.finished_at.is_(None))
         .options(
-            selectinload(Migration.vm),
-            selectinload(Migration.source_host),
-            selectinload(Migration.destination_host),
+            selectinload(MigrationRow.vm),
+            selectinload(MigrationRow.source_host),
+            selectinload(MigrationRow.destination_host),
         )
     )
     migration = session.scalars(stmt).first()

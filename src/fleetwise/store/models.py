@@ -38,17 +38,17 @@ from fleetwise.store.coltypes import TextEnum, UtcDateTime, enum_check
 from fleetwise.store.enums import MigrationOutcome, ReallocationReason
 
 __all__ = [
-    "Action",
+    "ActionRow",
     "Base",
-    "Host",
-    "HostPowerLog",
-    "HostSample",
-    "Migration",
-    "OverloadLog",
-    "Plan",
-    "ReallocationRequest",
-    "Vm",
-    "VmSample",
+    "HostPowerLogRow",
+    "HostRow",
+    "HostSampleRow",
+    "MigrationRow",
+    "OverloadLogRow",
+    "PlanRow",
+    "RequestRow",
+    "VmRow",
+    "VmSampleRow",
 ]
 
 NAMING_CONVENTION = {
@@ -69,7 +69,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Host(Base):
+class HostRow(Base):
     """A virtualisation host; ``cpu_mhz`` is the total MHz usable by VMs."""
 
     __tablename__ = "hosts"
@@ -100,7 +100,7 @@ class Host(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class Vm(Base):
+class VmRow(Base):
     """A VM and the one host it is on (``host_id`` is NULL while unplaced or unseen)."""
 
     __tablename__ = "vms"
@@ -123,10 +123,10 @@ class Vm(Base):
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    host: Mapped[Host | None] = relationship()
+    host: Mapped[HostRow | None] = relationship()
 
 
-class VmSample(Base):
+class VmSampleRow(Base):
     """CPU use of one VM over the interval ending at ``ts``."""
 
     __tablename__ = "vm_samples"
@@ -141,7 +141,7 @@ class VmSample(Base):
     cpu_mhz: Mapped[float]
 
 
-class HostSample(Base):
+class HostSampleRow(Base):
     """CPU use of one host, and the hypervisor's share of it, over the interval ending at ``ts``."""
 
     __tablename__ = "host_samples"
@@ -157,7 +157,7 @@ class HostSample(Base):
     hypervisor_mhz: Mapped[float]
 
 
-class HostPowerLog(Base):
+class HostPowerLogRow(Base):
     """One change of a host's power state."""
 
     __tablename__ = "host_power_log"
@@ -175,7 +175,7 @@ class HostPowerLog(Base):
     reason: Mapped[str] = mapped_column(String(255))
 
 
-class OverloadLog(Base):
+class OverloadLogRow(Base):
     """A change of a host's overload state (a row only when the state changes)."""
 
     __tablename__ = "overload_log"
@@ -187,7 +187,7 @@ class OverloadLog(Base):
     overloaded: Mapped[bool]
 
 
-class ReallocationRequest(Base):
+class RequestRow(Base):
     """A host's request to move VMs away; ``outcome`` stays NULL until it is handled."""
 
     __tablename__ = "reallocation_requests"
@@ -207,10 +207,10 @@ class ReallocationRequest(Base):
     note: Mapped[str | None] = mapped_column(Text)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    host: Mapped[Host] = relationship()
+    host: Mapped[HostRow] = relationship()
 
 
-class Plan(Base):
+class PlanRow(Base):
     """An action plan: executed at once (automatic) or waiting for approval (recommend)."""
 
     __tablename__ = "plans"
@@ -230,13 +230,13 @@ class Plan(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    source_host: Mapped[Host | None] = relationship()
-    actions: Mapped[list[Action]] = relationship(
-        back_populates="plan", order_by="Action.seq", cascade="all, delete-orphan"
+    source_host: Mapped[HostRow | None] = relationship()
+    actions: Mapped[list[ActionRow]] = relationship(
+        back_populates="plan", order_by="ActionRow.seq", cascade="all, delete-orphan"
     )
 
 
-class Action(Base):
+class ActionRow(Base):
     """One step of a plan; actions of wave ``w`` start after every action of earlier waves.
 
     A migration names its VM, source and destination; a wake-up or sleep names only
@@ -278,14 +278,14 @@ class Action(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    plan: Mapped[Plan] = relationship(back_populates="actions")
-    vm: Mapped[Vm | None] = relationship()
-    source_host: Mapped[Host | None] = relationship(foreign_keys=[source_host_id])
-    destination_host: Mapped[Host | None] = relationship(foreign_keys=[destination_host_id])
-    host: Mapped[Host | None] = relationship(foreign_keys=[host_id])
+    plan: Mapped[PlanRow] = relationship(back_populates="actions")
+    vm: Mapped[VmRow | None] = relationship()
+    source_host: Mapped[HostRow | None] = relationship(foreign_keys=[source_host_id])
+    destination_host: Mapped[HostRow | None] = relationship(foreign_keys=[destination_host_id])
+    host: Mapped[HostRow | None] = relationship(foreign_keys=[host_id])
 
 
-class Migration(Base):
+class MigrationRow(Base):
     """One live migration attempt; at most one per VM is unfinished at any time."""
 
     __tablename__ = "migrations"
@@ -314,6 +314,6 @@ class Migration(Base):
     outcome: Mapped[MigrationOutcome | None] = mapped_column(TextEnum(MigrationOutcome))
     error: Mapped[str | None] = mapped_column(Text)
 
-    vm: Mapped[Vm] = relationship()
-    source_host: Mapped[Host] = relationship(foreign_keys=[source_host_id])
-    destination_host: Mapped[Host] = relationship(foreign_keys=[destination_host_id])
+    vm: Mapped[VmRow] = relationship()
+    source_host: Mapped[HostRow] = relationship(foreign_keys=[source_host_id])
+    destination_host: Mapped[HostRow] = relationship(foreign_keys=[destination_host_id])

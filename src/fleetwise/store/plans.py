@@ -35,7 +35,7 @@ from fleetwise.core.round import RequestVerdict
 from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.lookup import host_ids, rowcount, vm_by_uuid
-from fleetwise.store.models import Action, Plan, ReallocationRequest
+from fleetwise.store.models import ActionRow, PlanRow, RequestRow
 from fleetwise.store.reallocation import set_request_outcome
 from fleetwise.store.records import PlanDraft
 from fleetwise.store.views import ActionView, PlanView, action_view, plan_view
@@ -58,20 +58,20 @@ OPEN_PLAN_STATES = tuple(s for s in PlanState if not is_terminal(s))
 _MAX_ERROR = 4000
 
 
-def _with_actions(stmt: Select[Plan]) -> Select[Plan]:
+def _with_actions(stmt: Select[PlanRow]) -> Select[PlanRow]:
     return stmt.options(
-        selectinload(Plan.source_host),
-        selectinload(Plan.actions).options(
-            selectinload(Action.vm),
-            selectinload(Action.source_host),
-            selectinload(Action.destination_host),
-            selectinload(Action.host),
+        selectinload(PlanRow.source_host),
+        selectinload(PlanRow.actions).options(
+            selectinload(ActionRow.vm),
+            selectinload(ActionRow.source_host),
+            selectinload(ActionRow.destination_host),
+            selectinload(ActionRow.host),
         ),
     )
 
 
-def _load_plan(session: Session, plan_id: int) -> Plan:
-    stmt = _with_actions(select(Plan).where(Plan.id == plan_id)).execution_options(
+def _load_plan(session: Session, plan_id: int) -> PlanRow:
+    stmt = _with_actions(select(PlanRow).where(PlanRow.id == plan_id)).execution_options(
         populate_existing=True
     )
     plan = session.scalars(stmt).one_or_none()
@@ -80,15 +80,15 @@ def _load_plan(session: Session, plan_id: int) -> Plan:
     return plan
 
 
-def _load_action(session: Session, action_id: int) -> Action:
+def _load_action(session: Session, action_id: int) -> ActionRow:
     stmt = (
-        select(Action)
-        .where(Action.id == action_id)
+        select(ActionRow)
+        .where(ActionRow.id == action_id)
         .options(
-            selectinload(Action.vm),
-            selectinload(Action.source_host),
-            selectinload(Action.destination_host),
-            selectinload(Action.host),
+            selectinload(ActionRow.vm),
+            selectinload(ActionRow.source_host),
+            selectinload(ActionRow.destination_host),
+            selectinload(ActionRow.host),
         )
         .execution_options(populate_existing=True)
     )
@@ -112,9 +112,9 @@ def create_plan(session: Session, draft: PlanDraft, *, now: datetime) -> PlanVie
     for a in draft.actions:
         names.update(n for n in (a.source_host, a.destination_host, a.host) if n is not None)
     hosts = host_ids(session, names)
-    if draft.request_id is not None and session.get(ReallocationRequest, draft.request_id) is None:
+    if draft.request_id is not None and session.get(RequestRow, draft.request_id) is None:
         raise NotFoundError(f"unknown reallocation request: {draft.request_id}")
-    plan = Plan(
+    plan = PlanRow(
         state=initial_plan_state(draft.mode),
         mode=draft.mode,
         reason=draft.reason,
@@ -139,7 +139,7 @@ def create_plan(session: Session, draft: PlanDraft, *, now: datetime) -> PlanVie
                 )
             where[a.vm_uuid] = hosts[a.destination_host]
         plan.actions.append(
-            Action(
+            ActionRow(
                 seq=seq,
                 wave=a.wave,
                 kind=a.kind,
@@ -174,15 +174,15 @@ def list_plans(
     """Plans (optionally only in ``states``), newest first."""
     if limit < 1:
         raise ParameterError(f"limit must be positive, got {limit}")
-    stmt = select(Plan).order_by(Plan.id.desc()).limit(limit)
+    stmt = select(PlanRow).order_by(PlanRow.id.desc()).limit(limit)
     if states is not None:
-        stmt = stmt.where(Plan.state.in_(list(states)))
+        stmt = stmt.where(PlanRow.state.in_(list(states)))
     return tuple(plan_view(p) for p in session.scalars(_with_actions(stmt)))
 
 
 def open_plans(session: Session) -> tuple[PlanView, ...]:
     """Every plan that is not terminal, oldest first: the work to resume after a restart."""
-    stmt = select(Plan).where(Plan.state.in_(OPEN_PLAN_STATES)).order_by(Plan.id)
+    stmt = select(PlanRow).where(PlanRow.state.in_(OPEN_PLAN_STATES)).order_by(PlanRow.id)
     return tuple(plan_view(p) for p in session.scalars(_with_actions(stmt)))
 
 
@@ -191,10 +191,12 @@ def _error_text(error: str | None) -> str | None:
 
 
 def _status(session: Session, plan_id: int) -> PlanStatus:
-    state = session.scalar(select(Plan.state).where(Plan.id == plan_id))
+    state = session.scalar(select(PlanRow.state).where(PlanRow.id == plan_id))
     if state is None:
         raise NotFoundError(f"unknown plan: {plan_id}")
-    rows = session.execute(select(Action.id, Action.state).where(Action.plan_id == plan_id))
+    rows = session.execute(
+        select(ActionRow.id, ActionRow.state).where(ActionRow.plan_id == plan_id)
+    )
     return PlanStatus(state, {action_id: action_state for action_id, action_state in rows})
 
 
@@ -216,7 +218,7 @@ def _write(
     values: dict[str, object] = {"state": after.state, "updated_at": now}
     if message is not None:
         values["message"] = _error_text(message)
-    stmt = update(Plan).where(Plan.id == plan_id, Plan.state == before.state)
+    stmt = update(PlanRow).where(PlanRow.id == plan_id, PlanRow.state == before.state)
     if rowcount(session, stmt.values(**values)) != 1:
         _raise_plan_conflict(session, plan_id, before.state)
     for action_id, target in after.actions.items():
@@ -226,9 +228,9 @@ def _write(
         values = {"state": target, "updated_at": now, **extra.get(action_id, {})}
         if target is not current and is_terminal(target):
             values["finished_at"] = now
-        stmt = update(Action).where(Action.id == action_id, Action.state == current)
+        stmt = update(ActionRow).where(ActionRow.id == action_id, ActionRow.state == current)
         if rowcount(session, stmt.values(**values)) != 1:
-            found = session.scalar(select(Action.state).where(Action.id == action_id))
+            found = session.scalar(select(ActionRow.state).where(ActionRow.id == action_id))
             raise ConflictError(
                 f"action {action_id} is {found.value if found else 'gone'}, not {current.value}"
             )
@@ -259,14 +261,14 @@ def transition_plan(
 
 
 def _raise_plan_conflict(session: Session, plan_id: int, expected: PlanState) -> None:
-    current = session.scalar(select(Plan.state).where(Plan.id == plan_id))
+    current = session.scalar(select(PlanRow.state).where(PlanRow.id == plan_id))
     if current is None:
         raise NotFoundError(f"unknown plan: {plan_id}")
     raise ConflictError(f"plan {plan_id} is {current.value}, not {expected.value}")
 
 
 def _plan_of(session: Session, action_id: int) -> int:
-    plan_id = session.scalar(select(Action.plan_id).where(Action.id == action_id))
+    plan_id = session.scalar(select(ActionRow.plan_id).where(ActionRow.id == action_id))
     if plan_id is None:
         raise NotFoundError(f"unknown action: {action_id}")
     return plan_id
@@ -300,7 +302,7 @@ def transition_action(
         raise ConflictError(f"action {action_id}: {exc}") from None
     columns: dict[str, object] = {}
     if target is ActionState.ONGOING:
-        columns.update(started_at=now, attempts=Action.attempts + 1)
+        columns.update(started_at=now, attempts=ActionRow.attempts + 1)
     if error is not None:
         columns["last_error"] = _error_text(error)
     message = f"action {action_id} failed: {error}" if target is ActionState.FAILED else None
@@ -338,11 +340,11 @@ def record_failed_attempt(
         )
     changed = rowcount(
         session,
-        update(Action)
+        update(ActionRow)
         .where(
-            Action.id == action_id,
-            Action.state == ActionState.ONGOING,
-            Action.attempts == attempts,
+            ActionRow.id == action_id,
+            ActionRow.state == ActionState.ONGOING,
+            ActionRow.attempts == attempts,
         )
         .values(last_error=_error_text(error), updated_at=now, attempts=attempts + 1),
     )
@@ -355,13 +357,13 @@ def supersede_expired_plans(session: Session, *, now: datetime) -> tuple[int, ..
     """Supersede plans that expired before they started; returns their ids."""
     now = require_utc(now)
     expired = session.execute(
-        select(Plan.id, Plan.state)
+        select(PlanRow.id, PlanRow.state)
         .where(
-            Plan.state.in_([PlanState.RECOMMENDED, PlanState.PENDING]),
-            Plan.expires_at.is_not(None),
-            Plan.expires_at <= now,
+            PlanRow.state.in_([PlanState.RECOMMENDED, PlanState.PENDING]),
+            PlanRow.expires_at.is_not(None),
+            PlanRow.expires_at <= now,
         )
-        .order_by(Plan.id)
+        .order_by(PlanRow.id)
     )
     done: list[int] = []
     for plan_id, state in list(expired):
@@ -390,9 +392,9 @@ def record_round(
 def ongoing_actions(session: Session) -> tuple[tuple[ActionView, PlanState], ...]:
     """Every ONGOING action (of any plan, finished or not) with its plan's state."""
     rows = session.execute(
-        select(Action.id, Plan.state)
-        .join(Plan, Plan.id == Action.plan_id)
-        .where(Action.state == ActionState.ONGOING)
-        .order_by(Action.plan_id, Action.seq)
+        select(ActionRow.id, PlanRow.state)
+        .join(PlanRow, PlanRow.id == ActionRow.plan_id)
+        .where(ActionRow.state == ActionState.ONGOING)
+        .order_by(ActionRow.plan_id, ActionRow.seq)
     )
     return tuple((get_action(session, action_id), state) for action_id, state in list(rows))

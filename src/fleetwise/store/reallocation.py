@@ -13,7 +13,7 @@ from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.lookup import host_by_name, rowcount
-from fleetwise.store.models import ReallocationRequest
+from fleetwise.store.models import RequestRow
 from fleetwise.store.records import canonical_uuid
 from fleetwise.store.views import RequestView, request_view
 
@@ -36,7 +36,7 @@ def record_request(
     uuids = [canonical_uuid(u) for u in vm_uuids]
     if len(set(uuids)) != len(uuids):
         raise ParameterError("a request names the same VM twice")
-    request = ReallocationRequest(
+    request = RequestRow(
         host_id=host_by_name(session, host).id,
         reason=reason,
         vm_uuids=uuids,
@@ -51,9 +51,9 @@ def record_request(
 def get_request(session: Session, request_id: int) -> RequestView:
     """One request."""
     stmt = (
-        select(ReallocationRequest)
-        .where(ReallocationRequest.id == request_id)
-        .options(selectinload(ReallocationRequest.host))
+        select(RequestRow)
+        .where(RequestRow.id == request_id)
+        .options(selectinload(RequestRow.host))
         .execution_options(populate_existing=True)
     )
     request = session.scalars(stmt).first()
@@ -76,8 +76,8 @@ def set_request_outcome(
         raise ParameterError(f"{outcome.value!r} is not a final outcome")
     changed = rowcount(
         session,
-        update(ReallocationRequest)
-        .where(ReallocationRequest.id == request_id, ReallocationRequest.outcome.is_(None))
+        update(RequestRow)
+        .where(RequestRow.id == request_id, RequestRow.outcome.is_(None))
         .values(outcome=outcome, note=None if note is None else note[:1000], handled_at=now),
     )
     if changed != 1:
@@ -93,11 +93,11 @@ def list_requests(
     if limit < 1:
         raise ParameterError(f"limit must be positive, got {limit}")
     stmt = (
-        select(ReallocationRequest)
-        .options(selectinload(ReallocationRequest.host))
-        .order_by(ReallocationRequest.received_at.desc(), ReallocationRequest.id.desc())
+        select(RequestRow)
+        .options(selectinload(RequestRow.host))
+        .order_by(RequestRow.received_at.desc(), RequestRow.id.desc())
         .limit(limit)
     )
     if since is not None:
-        stmt = stmt.where(ReallocationRequest.received_at >= require_utc(since))
+        stmt = stmt.where(RequestRow.received_at >= require_utc(since))
     return tuple(request_view(r) for r in session.scalars(stmt))

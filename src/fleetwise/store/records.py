@@ -22,7 +22,7 @@ __all__ = [
     "HostSampleIn",
     "HostSpec",
     "PlanDraft",
-    "VmReport",
+    "ReportedVm",
     "VmSampleIn",
     "canonical_uuid",
 ]
@@ -101,7 +101,7 @@ class HostSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class VmReport:
+class ReportedVm:
     """One VM as a host's agent reports it."""
 
     uuid: str

@@ -21,11 +21,11 @@ from fleetwise.store.inventory import (
 )
 from fleetwise.store.lookup import chunks, host_by_name, insert_ignoring_duplicates
 from fleetwise.store.models import (
-    HostSample,
-    Vm,
-    VmSample,
+    HostSampleRow,
+    VmRow,
+    VmSampleRow,
 )
-from fleetwise.store.records import HostSpec, VmReport, canonical_uuid
+from fleetwise.store.records import HostSpec, ReportedVm, canonical_uuid
 from fleetwise.store.views import (
     HostView,
     ReportOutcome,
@@ -39,7 +39,7 @@ __all__ = [
 
 
 def register_agent(
-    session: Session, spec: HostSpec, vms: Sequence[VmReport], *, now: datetime
+    session: Session, spec: HostSpec, vms: Sequence[ReportedVm], *, now: datetime
 ) -> tuple[HostView, ReportOutcome]:
     """Upsert a host, apply its complete VM report and count it as a heartbeat."""
     register_host(session, spec, now=now)
@@ -53,7 +53,7 @@ def record_agent_report(
     host: str,
     *,
     now: datetime,
-    vms: Sequence[VmReport] | None = None,
+    vms: Sequence[ReportedVm] | None = None,
     reported_at: datetime | None = None,
 ) -> ReportOutcome | None:
     """A heartbeat at ``now``, with the host's complete VM list if it sent one."""
@@ -80,8 +80,8 @@ def ingest_samples(
     """
     taken_at = require_utc(taken_at, "sample time")
     host_row = host_by_name(session, host)
-    host_table = HostSample.__table__
-    vm_table = VmSample.__table__
+    host_table = HostSampleRow.__table__
+    vm_table = VmSampleRow.__table__
     assert isinstance(host_table, Table) and isinstance(vm_table, Table)
     session.execute(
         insert_ignoring_duplicates(session, host_table),
@@ -99,7 +99,7 @@ def ingest_samples(
         by_uuid = {canonical_uuid(uuid): mhz for uuid, mhz in vm_samples}
         ids: dict[str, int] = {}
         for part in chunks(sorted(by_uuid)):
-            found = session.execute(select(Vm.uuid, Vm.id).where(Vm.uuid.in_(part)))
+            found = session.execute(select(VmRow.uuid, VmRow.id).where(VmRow.uuid.in_(part)))
             ids.update((uuid, vm_id) for uuid, vm_id in found)
         rows = [
             {"vm_id": vm_id, "ts": taken_at, "cpu_mhz": by_uuid[uuid]}

@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from fleetwise.errors import ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.lookup import chunks, host_ids, insert_ignoring_duplicates, rowcount, vm_ids
-from fleetwise.store.models import Host, HostSample, Vm, VmSample
+from fleetwise.store.models import HostRow, HostSampleRow, VmRow, VmSampleRow
 from fleetwise.store.records import HostSampleIn, VmSampleIn
 from fleetwise.store.views import CpuSample, HostCpuSample
 
@@ -36,7 +36,7 @@ def add_vm_samples(session: Session, samples: Iterable[VmSampleIn]) -> None:
         return
     ids = vm_ids(session, {s.vm_uuid for s in batch})
     rows = [{"vm_id": ids[s.vm_uuid], "ts": s.ts, "cpu_mhz": s.cpu_mhz} for s in batch]
-    _insert_rows(session, VmSample, rows)
+    _insert_rows(session, VmSampleRow, rows)
 
 
 def add_host_samples(session: Session, samples: Iterable[HostSampleIn]) -> None:
@@ -54,11 +54,11 @@ def add_host_samples(session: Session, samples: Iterable[HostSampleIn]) -> None:
         }
         for s in batch
     ]
-    _insert_rows(session, HostSample, rows)
+    _insert_rows(session, HostSampleRow, rows)
 
 
 def _insert_rows(
-    session: Session, model: type[VmSample] | type[HostSample], rows: list[dict[str, Any]]
+    session: Session, model: type[VmSampleRow] | type[HostSampleRow], rows: list[dict[str, Any]]
 ) -> None:
     # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues")
     # on every back end, instead of one statement per row.
@@ -93,16 +93,19 @@ def last_vm_samples(
         groups = [list(part) for part in chunks(sorted(ids.values()))]
     for group in groups:
         inner: Select[Any] = select(
-            VmSample.vm_id, VmSample.ts, VmSample.cpu_mhz, _ranked(VmSample.vm_id, VmSample.ts)
+            VmSampleRow.vm_id,
+            VmSampleRow.ts,
+            VmSampleRow.cpu_mhz,
+            _ranked(VmSampleRow.vm_id, VmSampleRow.ts),
         )
         if group is not None:
-            inner = inner.where(VmSample.vm_id.in_(group))
+            inner = inner.where(VmSampleRow.vm_id.in_(group))
         ranked = inner.subquery()
         stmt = (
-            select(Vm.uuid, ranked.c.ts, ranked.c.cpu_mhz)
-            .join(ranked, ranked.c.vm_id == Vm.id)
+            select(VmRow.uuid, ranked.c.ts, ranked.c.cpu_mhz)
+            .join(ranked, ranked.c.vm_id == VmRow.id)
             .where(ranked.c.rank <= n)
-            .order_by(Vm.uuid, ranked.c.ts)
+            .order_by(VmRow.uuid, ranked.c.ts)
         )
         for uuid, ts, mhz in session.execute(stmt):
             result.setdefault(uuid, []).append(CpuSample(ts, mhz))
@@ -115,23 +118,23 @@ def last_host_samples(
     """The last ``n`` samples of each host (of ``hosts``, or of every host), oldest first."""
     _check_n(n)
     inner: Select[Any] = select(
-        HostSample.host_id,
-        HostSample.ts,
-        HostSample.host_cpu_mhz,
-        HostSample.hypervisor_mhz,
-        _ranked(HostSample.host_id, HostSample.ts),
+        HostSampleRow.host_id,
+        HostSampleRow.ts,
+        HostSampleRow.host_cpu_mhz,
+        HostSampleRow.hypervisor_mhz,
+        _ranked(HostSampleRow.host_id, HostSampleRow.ts),
     )
     result: dict[str, list[HostCpuSample]] = {}
     if hosts is not None:
         ids = host_ids(session, hosts)
         result = {name: [] for name in ids}
-        inner = inner.where(HostSample.host_id.in_(list(ids.values())))
+        inner = inner.where(HostSampleRow.host_id.in_(list(ids.values())))
     ranked = inner.subquery()
     stmt = (
-        select(Host.name, ranked.c.ts, ranked.c.host_cpu_mhz, ranked.c.hypervisor_mhz)
-        .join(ranked, ranked.c.host_id == Host.id)
+        select(HostRow.name, ranked.c.ts, ranked.c.host_cpu_mhz, ranked.c.hypervisor_mhz)
+        .join(ranked, ranked.c.host_id == HostRow.id)
         .where(ranked.c.rank <= n)
-        .order_by(Host.name, ranked.c.ts)
+        .order_by(HostRow.name, ranked.c.ts)
     )
     for name, ts, host_mhz, hypervisor_mhz in session.execute(stmt):
         result.setdefault(name, []).append(HostCpuSample(ts, host_mhz, hypervisor_mhz))
@@ -149,7 +152,7 @@ def delete_samples_before(session: Session, cutoff: datetime, *, keep_last: int 
     if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
         raise ParameterError(f"keep_last must be an integer >= 0, got {keep_last!r}")
     deleted = 0
-    for model, owner in ((VmSample, VmSample.vm_id), (HostSample, HostSample.host_id)):
+    for model, owner in ((VmSampleRow, VmSampleRow.vm_id), (HostSampleRow, HostSampleRow.host_id)):
         stmt = delete(model).where(model.ts < cutoff)
         if keep_last:
             ranked = select(model.id, _ranked(owner, model.ts)).subquery()

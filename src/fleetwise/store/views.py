@@ -20,14 +20,14 @@ from fleetwise.core.lifecycle import (
 from fleetwise.core.round import RequestOutcome
 from fleetwise.store.enums import MigrationOutcome, ReallocationReason
 from fleetwise.store.models import (
-    Action,
-    Host,
-    HostPowerLog,
-    Migration,
-    OverloadLog,
-    Plan,
-    ReallocationRequest,
-    Vm,
+    ActionRow,
+    HostPowerLogRow,
+    HostRow,
+    MigrationRow,
+    OverloadLogRow,
+    PlanRow,
+    RequestRow,
+    VmRow,
 )
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 
-def _name(host: Host | None) -> str | None:
+def _name(host: HostRow | None) -> str | None:
     return None if host is None else host.name
 
 
@@ -79,7 +79,7 @@ class HostView:
     updated_at: datetime
 
 
-def host_view(host: Host) -> HostView:
+def host_view(host: HostRow) -> HostView:
     """Snapshot of ``host`` (without its credential hash)."""
     return HostView(
         id=host.id,
@@ -117,7 +117,7 @@ class VmView:
     reported_at: datetime
 
 
-def vm_view(vm: Vm) -> VmView:
+def vm_view(vm: VmRow) -> VmView:
     """Snapshot of ``vm`` (its host relationship must be loadable)."""
     return VmView(
         id=vm.id,
@@ -189,7 +189,7 @@ class ActionView:
     updated_at: datetime
 
 
-def action_view(action: Action) -> ActionView:
+def action_view(action: ActionRow) -> ActionView:
     """Snapshot of ``action`` (its VM and host relationships must be loadable)."""
     return ActionView(
         id=action.id,
@@ -228,7 +228,7 @@ class PlanView:
     actions: tuple[ActionView, ...]
 
 
-def plan_view(plan: Plan) -> PlanView:
+def plan_view(plan: PlanRow) -> PlanView:
     """Snapshot of ``plan`` and its actions."""
     return PlanView(
         id=plan.id,
@@ -260,7 +260,7 @@ class MigrationView:
     error: str | None
 
 
-def migration_view(migration: Migration) -> MigrationView:
+def migration_view(migration: MigrationRow) -> MigrationView:
     """Snapshot of ``migration``."""
     return MigrationView(
         id=migration.id,
@@ -286,7 +286,7 @@ class PowerLogEntry:
     reason: str
 
 
-def power_log_entry(row: HostPowerLog, host: str) -> PowerLogEntry:
+def power_log_entry(row: HostPowerLogRow, host: str) -> PowerLogEntry:
     """Snapshot of a power-log row of ``host``."""
     return PowerLogEntry(host, row.ts, row.from_state, row.to_state, row.reason)
 
@@ -300,7 +300,7 @@ class OverloadEntry:
     overloaded: bool
 
 
-def overload_entry(row: OverloadLog, host: str) -> OverloadEntry:
+def overload_entry(row: OverloadLogRow, host: str) -> OverloadEntry:
     """Snapshot of an overload-log row of ``host``."""
     return OverloadEntry(host, row.ts, row.overloaded)
 
@@ -320,7 +320,7 @@ class RequestView:
     handled_at: datetime | None
 
 
-def request_view(request: ReallocationRequest) -> RequestView:
+def request_view(request: RequestRow) -> RequestView:
     """Snapshot of ``request``."""
     return RequestView(
         id=request.id,

@@ -50,8 +50,8 @@ def result(
     return Response(status_code=204)
 
 
-@router.post("/{action_id}/skip", response_model=schemas.ActionView, tags=[ACCESS_ADMIN])
-def skip(action_id: ActionId, ctx: Context, _: Admin) -> schemas.ActionView:
+@router.post("/{action_id}/skip", response_model=schemas.ActionOut, tags=[ACCESS_ADMIN])
+def skip(action_id: ActionId, ctx: Context, _: Admin) -> schemas.ActionOut:
     """Skip an action that has not started."""
     current = ctx.store.read(get_action, action_id)
     if current.state is not ActionState.PENDING:

@@ -40,36 +40,36 @@ PlanId = Annotated[int, Path(ge=1, le=2**62, description="the plan's id")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
-@router.get("/hosts", response_model=list[schemas.HostView])
-def hosts(ctx: Context, _: Admin) -> list[schemas.HostView]:
+@router.get("/hosts", response_model=list[schemas.HostOut])
+def hosts(ctx: Context, _: Admin) -> list[schemas.HostOut]:
     """Every host, by name."""
     counts = ctx.store.read(vm_counts_by_host)
     return [host_out(h, counts.get(h.name, 0)) for h in ctx.store.read(list_hosts)]
 
 
-@router.get("/hosts/{host}", response_model=schemas.HostView)
-def host(host: HostName, ctx: Context, _: Admin) -> schemas.HostView:
+@router.get("/hosts/{host}", response_model=schemas.HostOut)
+def host(host: HostName, ctx: Context, _: Admin) -> schemas.HostOut:
     """One host."""
     view = ctx.store.read(get_host, host)
     return host_out(view, ctx.store.read(vm_counts_by_host).get(host, 0))
 
 
-@router.post("/hosts/{host}/maintenance", response_model=schemas.HostView)
+@router.post("/hosts/{host}/maintenance", response_model=schemas.HostOut)
 def maintenance(
     host: HostName, body: schemas.MaintenanceBody, ctx: Context, _: Admin
-) -> schemas.HostView:
+) -> schemas.HostOut:
     """Put a host into maintenance (it is drained and kept out of placement) or back."""
     view = ctx.store.run(set_maintenance, host, body.on, now=ctx.now())
     logger.info("host %s maintenance %s", host, "on" if body.on else "off")
     return host_out(view, ctx.store.read(vm_counts_by_host).get(host, 0))
 
 
-@router.get("/vms", response_model=list[schemas.VmView])
+@router.get("/vms", response_model=list[schemas.VmOut])
 def vms(
     ctx: Context,
     _: Admin,
     host: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-) -> list[schemas.VmView]:
+) -> list[schemas.VmOut]:
     """Every VM (or those on one host) with its latest CPU sample."""
     found = ctx.store.read(list_vms, host)
     latest = ctx.store.read(last_vm_samples, 1, [v.uuid for v in found]) if found else {}
@@ -78,25 +78,25 @@ def vms(
     ]
 
 
-@router.get("/plans", response_model=list[schemas.PlanView])
+@router.get("/plans", response_model=list[schemas.PlanOut])
 def plans(
     ctx: Context,
     _: Admin,
     state: Annotated[list[PlanState] | None, Query()] = None,
     limit: Limit = 100,
-) -> list[schemas.PlanView]:
+) -> list[schemas.PlanOut]:
     """Plans, newest first (optionally only in some states)."""
     return [plan_out(p) for p in ctx.store.read(list_plans, state, limit)]
 
 
-@router.get("/plans/{plan_id}", response_model=schemas.PlanView)
-def plan(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanView:
+@router.get("/plans/{plan_id}", response_model=schemas.PlanOut)
+def plan(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanOut:
     """One plan with its actions."""
     return plan_out(ctx.store.read(get_plan, plan_id))
 
 
-@router.post("/plans/{plan_id}/approve", response_model=schemas.PlanView)
-def approve(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanView:
+@router.post("/plans/{plan_id}/approve", response_model=schemas.PlanOut)
+def approve(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanOut:
     """Approve a recommended plan: it starts at the executor's next pass."""
     now = ctx.now()
     ctx.store.run(supersede_expired_plans, now=now)
@@ -112,8 +112,8 @@ def approve(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanView:
     return plan_out(approved)
 
 
-@router.post("/plans/{plan_id}/cancel", response_model=schemas.PlanView)
-def cancel(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanView:
+@router.post("/plans/{plan_id}/cancel", response_model=schemas.PlanOut)
+def cancel(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanOut:
     """Cancel a plan: actions not started are cancelled, running ones finish."""
     current = ctx.store.read(get_plan, plan_id)
     cancelled = ctx.store.run(
@@ -128,14 +128,14 @@ def cancel(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanView:
     return plan_out(cancelled)
 
 
-@router.get("/migrations", response_model=list[schemas.MigrationView])
+@router.get("/migrations", response_model=list[schemas.MigrationOut])
 def migrations(
     ctx: Context,
     _: Admin,
     vm: Annotated[str | None, Query(description="only this VM's migrations")] = None,
     since: Annotated[datetime | None, Query(description="started at or after")] = None,
     limit: Limit = 1000,
-) -> list[schemas.MigrationView]:
+) -> list[schemas.MigrationOut]:
     """Migration attempts, oldest first."""
     found = ctx.store.read(
         list_migrations,

@@ -28,10 +28,10 @@ router = APIRouter(prefix="/v1/agents", tags=[ACCESS_AGENT], responses=ERROR_RES
 HostName = Annotated[str, Path(min_length=1, max_length=255, description="the host's name")]
 
 
-@router.put("/{host}", response_model=schemas.HostView)
+@router.put("/{host}", response_model=schemas.HostOut)
 def register(
     host: HostName, body: schemas.HostRegistration, ctx: Context, _: HostAgent
-) -> schemas.HostView:
+) -> schemas.HostOut:
     """Register the host (or update it) with every VM it runs."""
     check_host_name(host)
     spec = host_spec(host, body)

@@ -71,10 +71,10 @@ def host_spec(name: str, body: schemas.HostRegistration) -> records.HostSpec:
     )
 
 
-def vm_reports(vms: Sequence[schemas.VmReport], core_mhz: int) -> list[records.VmReport]:
+def vm_reports(vms: Sequence[schemas.VmReport], core_mhz: int) -> list[records.ReportedVm]:
     """The store's records of the VMs a host reports (capacity = vCPUs × core MHz)."""
     return [
-        records.VmReport(
+        records.ReportedVm(
             uuid=vm.uuid,
             state=_VM_STATES[vm.state],
             ram_mb=vm.ram_mb,
@@ -86,9 +86,9 @@ def vm_reports(vms: Sequence[schemas.VmReport], core_mhz: int) -> list[records.V
     ]
 
 
-def host_out(host: views.HostView, vm_count: int) -> schemas.HostView:
+def host_out(host: views.HostView, vm_count: int) -> schemas.HostOut:
     """API view of a host."""
-    return schemas.HostView(
+    return schemas.HostOut(
         name=host.name,
         power_state=host.power_state.value,
         maintenance=host.maintenance,
@@ -100,9 +100,9 @@ def host_out(host: views.HostView, vm_count: int) -> schemas.HostView:
     )
 
 
-def vm_out(vm: views.VmView, cpu_mhz: float | None) -> schemas.VmView:
+def vm_out(vm: views.VmView, cpu_mhz: float | None) -> schemas.VmOut:
     """API view of a VM with its latest CPU sample."""
-    return schemas.VmView(
+    return schemas.VmOut(
         uuid=vm.uuid,
         host=vm.host,
         state=vm.state.value,
@@ -112,9 +112,9 @@ def vm_out(vm: views.VmView, cpu_mhz: float | None) -> schemas.VmView:
     )
 
 
-def action_out(action: views.ActionView) -> schemas.ActionView:
+def action_out(action: views.ActionView) -> schemas.ActionOut:
     """API view of an action."""
-    return schemas.ActionView(
+    return schemas.ActionOut(
         id=action.id,
         kind=_ACTION_KINDS[action.kind],
         state=action.state.value,
@@ -127,9 +127,9 @@ def action_out(action: views.ActionView) -> schemas.ActionView:
     )
 
 
-def plan_out(plan: views.PlanView) -> schemas.PlanView:
+def plan_out(plan: views.PlanView) -> schemas.PlanOut:
     """API view of a plan and its actions."""
-    return schemas.PlanView(
+    return schemas.PlanOut(
         id=plan.id,
         state=plan.state.value,
         mode="recommend" if plan.mode is PlanMode.RECOMMEND else "automatic",
@@ -140,9 +140,9 @@ def plan_out(plan: views.PlanView) -> schemas.PlanView:
     )
 
 
-def migration_out(migration: views.MigrationView) -> schemas.MigrationView:
+def migration_out(migration: views.MigrationView) -> schemas.MigrationOut:
     """API view of a migration attempt."""
-    return schemas.MigrationView(
+    return schemas.MigrationOut(
         id=migration.id,
         vm_uuid=migration.vm_uuid,
         source=migration.source_host,
