@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetwise.controller.context import ControllerContext
-from fleetwise.controller.stats import read_figures
+from fleetwise.controller.usecases.figures import read_figures
 from fleetwise.store.enums import MigrationOutcome
 
 __all__ = ["FleetCollector", "RequestTimer", "controller_registry"]

@@ -1,17 +1,13 @@
-"""Migration actions: starting attempts, handing them to agents, learning how they ended.
+"""Migration actions in the executor's pass: starting attempts, learning how they ended.
 
-A migration attempt is a row of the store's migration log. The source host's agent
-sees it as an :class:`~fleetwise.api.schemas.Assignment` while it runs and reports
-the result. When no result comes (the agent died, or the controller restarted and
-cannot know what happened), the outcome is taken from what the agents report about
-the VM, never assumed:
+A migration attempt is a row of the store's migration log; the source host's agent
+runs it (see :mod:`.agents`) and reports the result. When no result comes (the agent
+died, or the controller restarted and cannot know what happened), the outcome is
+taken from what the agents report about the VM, never assumed:
 
 * the destination reports the VM running after the attempt started → it succeeded;
 * after the attempt's timeout, the source still reports the VM running → it failed;
 * otherwise the attempt stays open and the VM stays where the store last saw it.
-
-Attempts started before this controller process are not handed out again; only a
-report of the VM (or the agent's late result) settles them.
 """
 
 from __future__ import annotations
@@ -19,12 +15,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from fleetwise.api.schemas import Assignment
-from fleetwise.controller.auth import Principal
 from fleetwise.controller.context import ControllerContext
-from fleetwise.controller.errors import ForbiddenError
 from fleetwise.core.execution import MigrationSlots
-from fleetwise.core.lifecycle import ActionKind, ActionState, VmState
+from fleetwise.core.lifecycle import VmState
 from fleetwise.errors import ConflictError, NotFoundError
 from fleetwise.store.attempts import (
     begin_migration_attempt,
@@ -34,18 +27,10 @@ from fleetwise.store.attempts import (
 )
 from fleetwise.store.fleet import get_vm
 from fleetwise.store.inventory import get_host
-from fleetwise.store.migration_log import migration_of_action, unfinished_migrations
-from fleetwise.store.plans import get_action
+from fleetwise.store.migration_log import unfinished_migrations
 from fleetwise.store.views import ActionView, MigrationView, VmView
 
-__all__ = [
-    "arrival_confirmed",
-    "assignments_for",
-    "attempt_migration",
-    "check_reporter",
-    "report_result",
-    "resolve_migrations",
-]
+__all__ = ["arrival_confirmed", "attempt_migration", "resolve_migrations"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,70 +136,3 @@ def _destination_uris(context: ControllerContext, host: str) -> tuple[str, str |
     if view.hypervisor_uri is None:
         return None
     return view.hypervisor_uri, view.migration_uri
-
-
-def assignments_for(context: ControllerContext, host: str, now: datetime) -> list[Assignment]:
-    """The migrations ``host``'s agent must run now."""
-    timeout = context.config.migration_timeout_s
-    out: list[Assignment] = []
-    for migration in context.store.read(unfinished_migrations):
-        if migration.source_host != host or migration.action_id is None:
-            continue
-        if migration.started_at < context.started_at:
-            continue  # outcome unknown since a restart: settled from reports only
-        remaining = timeout - (now - migration.started_at).total_seconds()
-        uris = _destination_uris(context, migration.destination_host)
-        if remaining <= 0 or uris is None:
-            continue
-        out.append(
-            Assignment(
-                action_id=migration.action_id,
-                vm_uuid=migration.vm_uuid,
-                destination_host=migration.destination_host,
-                destination_uri=uris[0],
-                migration_uri=uris[1],
-                timeout_s=remaining,
-            )
-        )
-    return out
-
-
-def check_reporter(context: ControllerContext, principal: Principal, action_id: int) -> ActionView:
-    """The migration action ``action_id``, if ``principal`` may report on it."""
-    action = context.store.read(get_action, action_id)
-    if action.kind is not ActionKind.MIGRATE or action.source_host is None:
-        raise ConflictError(f"action {action_id} is a {action.kind.value}, not a migration")
-    if not principal.may_act_for(action.source_host):
-        raise ForbiddenError(f"action {action_id} belongs to host {action.source_host}")
-    return action
-
-
-def report_result(
-    context: ControllerContext, principal: Principal, action_id: int, ok: bool, error: str
-) -> ActionView | None:
-    """Record an agent's result for the running attempt of a migration action."""
-    action = check_reporter(context, principal, action_id)
-    store = context.store
-    migration = store.read(migration_of_action, action_id)
-    if migration is None:
-        # The destination's report may have settled the migration first: a result that
-        # agrees with the recorded outcome is accepted again, anything else conflicts.
-        settled = ActionState.SUCCEEDED if ok else ActionState.FAILED
-        if action.state is settled:
-            return action
-        raise ConflictError(f"action {action_id} has no migration in progress")
-    now = context.now()
-    if not ok and arrival_confirmed(store.read(get_vm, migration.vm_uuid), migration):
-        logger.warning(
-            "migration %s reported failed, but the destination runs the VM: recorded as done",
-            migration.id,
-        )
-        ok = True
-    logger.info(
-        "migration %s of action %s %s%s",
-        migration.id,
-        action.id,
-        "succeeded" if ok else "failed",
-        "" if ok else f": {error}",
-    )
-    return store.run(settle_migration, migration.id, ok, None if ok else error or None, now=now)
