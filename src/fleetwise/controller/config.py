@@ -229,7 +229,7 @@ class ControllerConfig(_Section):
         default=None, description="power model of hosts without their own"
     )
     mode: Literal["automatic", "recommend"] = "automatic"
-    global_manager: GlobalManagerConfig = GlobalManagerConfig.model_validate({})
+    global_manager: GlobalManagerConfig = Field(default_factory=GlobalManagerConfig)
     staleness_window_s: Seconds = 30.0
     plan_round_spacing_s: Seconds = 60.0
     plan_expiry_s: Seconds = 600.0

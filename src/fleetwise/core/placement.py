@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ __all__ = [
     "HostTable",
     "Placement",
     "PlacementFn",
+    "PlacementFunction",
     "VmDemand",
     "best_fit_decreasing",
     "power_aware_best_fit_decreasing",
@@ -148,7 +149,13 @@ class PlacementFn(Protocol):
     def __call__(self, hosts: Hosts, vms: tuple[VmDemand, ...]) -> Placement: ...
 
 
-PLACEMENT: Registry[PlacementFn] = Registry("placement")
+class PlacementFunction(Protocol):
+    """A placement algorithm as registered: parameters last, by keyword (``params``)."""
+
+    def __call__(self, hosts: Hosts, vms: tuple[VmDemand, ...], *, params: Any) -> Placement: ...
+
+
+PLACEMENT: Registry[PlacementFunction, PlacementFn] = Registry("placement")
 
 
 class BfdParams(Params):

@@ -20,9 +20,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fleetwise.errors import ParameterError, UnknownNameError
 
-__all__ = ["AlgorithmSpec", "Params", "Registry"]
+__all__ = ["AlgorithmSpec", "NoParams", "Params", "Registry"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+U_co = TypeVar("U_co", covariant=True)
+"""A family's algorithm function as registered (parameters not bound yet)."""
+U = TypeVar("U")
+B = TypeVar("B")
+"""The same function with its parameters bound."""
 
 
 class Params(BaseModel):
@@ -31,8 +35,12 @@ class Params(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class NoParams(Params):
+    """The parameters of an algorithm that takes none."""
+
+
 @dataclass(frozen=True)
-class AlgorithmSpec(Generic[F]):
+class AlgorithmSpec(Generic[U_co]):
     """A named algorithm: ``function(*args, params=Params)`` and its parameter model.
 
     ``needs_power_models`` marks a placement algorithm that needs every host's power
@@ -40,7 +48,7 @@ class AlgorithmSpec(Generic[F]):
     """
 
     name: str
-    function: Callable[..., Any]
+    function: U_co
     params_model: type[Params]
     summary: str = ""
     needs_power_models: bool = False
@@ -54,15 +62,19 @@ def _format_validation(name: str, exc: ValidationError) -> str:
     return f"invalid parameters for {name!r}: " + "; ".join(parts)
 
 
-class Registry(Generic[F]):
-    """Name → algorithm for one family, extended by entry points on first lookup."""
+class Registry(Generic[U, B]):
+    """Name → algorithm for one family, extended by entry points on first lookup.
+
+    ``U`` is the family's function as registered, ``B`` the same with its parameters
+    bound, as :meth:`build` returns it.
+    """
 
     def __init__(self, family: str) -> None:
         self.family = family
-        self._specs: dict[str, AlgorithmSpec[F]] = {}
+        self._specs: dict[str, AlgorithmSpec[U]] = {}
         self._plugins_loaded = False
 
-    def register(self, spec: AlgorithmSpec[F]) -> AlgorithmSpec[F]:
+    def register(self, spec: AlgorithmSpec[U]) -> AlgorithmSpec[U]:
         if spec.name in self._specs:
             raise ValueError(f"{self.family} algorithm {spec.name!r} registered twice")
         self._specs[spec.name] = spec
@@ -82,8 +94,11 @@ class Registry(Generic[F]):
         self._load_plugins()
         return sorted(self._specs)
 
-    def spec(self, name: str) -> AlgorithmSpec[F]:
-        self._load_plugins()
+    def spec(self, name: str) -> AlgorithmSpec[U]:
+        """The algorithm registered as ``name`` (entry points are loaded when the name is
+        not a built-in one)."""
+        if name not in self._specs:
+            self._load_plugins()
         try:
             return self._specs[name]
         except KeyError:
@@ -102,8 +117,9 @@ class Registry(Generic[F]):
         except ValidationError as exc:
             raise ParameterError(_format_validation(name, exc)) from None
 
-    def build(self, name: str, params: Mapping[str, Any] | Params | None = None) -> F:
+    def build(self, name: str, params: Mapping[str, Any] | Params | None = None) -> B:
         """The algorithm's function with validated parameters bound."""
         spec = self.spec(name)
-        bound = functools.partial(spec.function, params=self.params(name, params))
-        return bound  # type: ignore[return-value]
+        function: Callable[..., Any] = spec.function  # type: ignore[assignment]
+        bound: B = functools.partial(function, params=self.params(name, params))  # type: ignore[assignment]
+        return bound

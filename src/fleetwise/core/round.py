@@ -180,7 +180,7 @@ class RoundConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    global_manager: GlobalManagerConfig = GlobalManagerConfig()
+    global_manager: GlobalManagerConfig = Field(default_factory=GlobalManagerConfig)
     request_max_age_s: float = Field(
         90.0, gt=0, allow_inf_nan=False, description="older pending requests are stale"
     )

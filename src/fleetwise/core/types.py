@@ -11,10 +11,12 @@ import numpy.typing as npt
 
 __all__ = [
     "DetectorContext",
+    "DetectorFunction",
     "FloatArray",
     "HostDetector",
     "JsonState",
     "SelectionContext",
+    "SelectorFunction",
     "VmObservation",
     "VmSelector",
 ]
@@ -50,6 +52,16 @@ class HostDetector(Protocol):
     ) -> tuple[bool, JsonState]: ...
 
 
+class DetectorFunction(Protocol):
+    """An underload or overload detector as registered: its parameters come last, by
+    keyword (``params``, an instance of the algorithm's :class:`~fleetwise.core.registry.Params`
+    model), and are bound when the registry builds it into a :class:`HostDetector`."""
+
+    def __call__(
+        self, history: FloatArray, ctx: DetectorContext, state: JsonState, *, params: Any
+    ) -> tuple[bool, JsonState]: ...
+
+
 @dataclass(frozen=True)
 class VmObservation:
     """One VM as seen by VM selection.
@@ -75,3 +87,11 @@ class VmSelector(Protocol):
     """A VM-selection policy with its parameters bound: the index of the chosen VM or None."""
 
     def __call__(self, vms: tuple[VmObservation, ...], ctx: SelectionContext) -> int | None: ...
+
+
+class SelectorFunction(Protocol):
+    """A VM-selection policy as registered (see :class:`DetectorFunction` for ``params``)."""
+
+    def __call__(
+        self, vms: tuple[VmObservation, ...], ctx: SelectionContext, *, params: Any
+    ) -> int | None: ...

@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from fleetwise.core.registry import AlgorithmSpec, Params, Registry
-from fleetwise.core.types import DetectorContext, FloatArray, HostDetector, JsonState
+from fleetwise.core.registry import AlgorithmSpec, NoParams, Params, Registry
+from fleetwise.core.types import (
+    DetectorContext,
+    DetectorFunction,
+    FloatArray,
+    HostDetector,
+    JsonState,
+)
 
 __all__ = ["UNDERLOAD", "last_n_average_threshold", "threshold"]
 
-UNDERLOAD: Registry[HostDetector] = Registry("underload")
+UNDERLOAD: Registry[DetectorFunction, HostDetector] = Registry("underload")
 
 
-class ThresholdParams(Params):
+class UnderloadThresholdParams(Params):
     """Underloaded when the current utilisation is at most ``threshold``."""
 
     threshold: float = Field(0.3, ge=0.0, le=1.0)
@@ -28,12 +34,8 @@ class LastNAverageParams(Params):
     n: int = Field(2, ge=1)
 
 
-class NoParams(Params):
-    """No parameters."""
-
-
 def threshold(
-    history: FloatArray, ctx: DetectorContext, state: JsonState, *, params: ThresholdParams
+    history: FloatArray, ctx: DetectorContext, state: JsonState, *, params: UnderloadThresholdParams
 ) -> tuple[bool, JsonState]:
     """Underloaded iff ``history[-1] <= threshold``; not underloaded without data."""
     if history.size == 0:
@@ -57,7 +59,9 @@ def never(
     return False, state
 
 
-UNDERLOAD.register(AlgorithmSpec("threshold", threshold, ThresholdParams, "static threshold"))
+UNDERLOAD.register(
+    AlgorithmSpec("threshold", threshold, UnderloadThresholdParams, "static threshold")
+)
 UNDERLOAD.register(
     AlgorithmSpec(
         "last-n-average", last_n_average_threshold, LastNAverageParams, "threshold on a mean"

@@ -5,13 +5,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from fleetwise.core.overload.registry import OVERLOAD
-from fleetwise.core.registry import AlgorithmSpec, Params
+from fleetwise.core.registry import AlgorithmSpec, NoParams, Params
 from fleetwise.core.types import DetectorContext, FloatArray, JsonState
 
-__all__ = ["LastNThresholdParams", "ThresholdParams", "last_n_threshold", "never", "threshold"]
+__all__ = [
+    "LastNThresholdParams",
+    "OverloadThresholdParams",
+    "last_n_threshold",
+    "never",
+    "threshold",
+]
 
 
-class ThresholdParams(Params):
+class OverloadThresholdParams(Params):
     """THR: overloaded when the current utilisation exceeds ``threshold``."""
 
     threshold: float = Field(0.8, gt=0.0, le=2.0)
@@ -24,12 +30,8 @@ class LastNThresholdParams(Params):
     n: int = Field(2, ge=1)
 
 
-class NoParams(Params):
-    """No parameters."""
-
-
 def threshold(
-    history: FloatArray, ctx: DetectorContext, state: JsonState, *, params: ThresholdParams
+    history: FloatArray, ctx: DetectorContext, state: JsonState, *, params: OverloadThresholdParams
 ) -> tuple[bool, JsonState]:
     """Overloaded iff ``history[-1] > threshold``; never overloaded without data."""
     if history.size == 0:
@@ -54,7 +56,9 @@ def never(
     return False, state
 
 
-OVERLOAD.register(AlgorithmSpec("thr", threshold, ThresholdParams, "static utilisation threshold"))
+OVERLOAD.register(
+    AlgorithmSpec("thr", threshold, OverloadThresholdParams, "static utilisation threshold")
+)
 OVERLOAD.register(
     AlgorithmSpec("thr-n", last_n_threshold, LastNThresholdParams, "threshold on a last-n mean")
 )

@@ -1,8 +1,8 @@
 """The VM-selection registry (entry-point group ``fleetwise.selection``)."""
 
 from fleetwise.core.registry import Registry
-from fleetwise.core.types import VmSelector
+from fleetwise.core.types import SelectorFunction, VmSelector
 
 __all__ = ["SELECTION"]
 
-SELECTION: Registry[VmSelector] = Registry("selection")
+SELECTION: Registry[SelectorFunction, VmSelector] = Registry("selection")

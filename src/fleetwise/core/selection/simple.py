@@ -15,15 +15,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from fleetwise.core.registry import AlgorithmSpec, Params
+from fleetwise.core.registry import AlgorithmSpec, NoParams, Params
 from fleetwise.core.selection.registry import SELECTION
-from fleetwise.core.types import SelectionContext, VmObservation, VmSelector
+from fleetwise.core.types import SelectionContext, SelectorFunction, VmObservation
 
 __all__ = ["BoundKey", "KeyedSelectionSpec", "random_selection", "selection_key"]
-
-
-class NoParams(Params):
-    """No parameters."""
 
 
 class MaxCpuParams(Params):
@@ -39,7 +35,7 @@ class MinimumUtilisationParams(Params):
 
 
 @dataclass(frozen=True)
-class KeyedSelectionSpec(AlgorithmSpec[VmSelector]):
+class KeyedSelectionSpec(AlgorithmSpec[SelectorFunction]):
     """A policy choosing the first VM with the least ``key(vm, params)``, a pair compared in order.
 
     ``uses_history=False`` says the key ignores ``cpu_history``, so it never changes.

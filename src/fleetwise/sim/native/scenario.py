@@ -143,8 +143,8 @@ class Scenario(_Section):
     name: str = Field("scenario", min_length=1, max_length=128)
     description: str = ""
     datacenter: Datacenter
-    local_manager: LocalManagerConfig = LocalManagerConfig()
-    global_manager: GlobalManagerConfig = GlobalManagerConfig()
+    local_manager: LocalManagerConfig = Field(default_factory=LocalManagerConfig)
+    global_manager: GlobalManagerConfig = Field(default_factory=GlobalManagerConfig)
     controller: ControllerPart = ControllerPart()
     agent: AgentPart = AgentPart()
 
