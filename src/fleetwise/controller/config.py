@@ -5,6 +5,7 @@ Example (every key but ``admin_token_hash`` is optional; defaults shown)::
     state_dir: /var/lib/fleetwise/controller   # database and endpoint book
     database_url: sqlite:///<state_dir>/controller.db
     listen: {host: 127.0.0.1, port: 8750}
+    max_body_bytes: 1048576                    # larger request bodies are refused (413)
     admin_token_hash: scrypt$14$8$1$...$...    # fleetwise controller hash-token
     hosts:                                     # agents' token hashes, power control
       - name: node1
@@ -220,6 +221,9 @@ class ControllerConfig(_Section):
         default=None, description="default sqlite:///<state_dir>/controller.db"
     )
     listen: ListenConfig = ListenConfig()
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=1_073_741_824, description="larger bodies get a 413"
+    )
     admin_token_hash: str
     hosts: list[HostEntry] = Field(default_factory=list)
     power_default: PowerSettings | None = Field(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +21,7 @@ from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.usecases.figures import read_figures
 from fleetwise.store.enums import MigrationOutcome
 
-__all__ = ["FleetCollector", "RequestTimer", "controller_registry"]
+__all__ = ["ControllerMetrics", "FleetCollector", "RequestTimer", "controller_registry"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -104,15 +105,30 @@ class RequestTimer:
             )
 
 
-def controller_registry(context: ControllerContext) -> tuple[CollectorRegistry, Histogram]:
-    """A fresh registry with the fleet collector and the request-latency histogram."""
+@dataclass(frozen=True)
+class ControllerMetrics:
+    """One app's registry with what the app itself records: latency, failed logins."""
+
+    registry: CollectorRegistry
+    latency: Histogram
+    auth_failures: Counter
+
+
+def controller_registry(context: ControllerContext) -> ControllerMetrics:
+    """A fresh registry with the fleet collector, request latency and failed logins."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(context))
-    histogram = Histogram(
+    latency = Histogram(
         "fleetwise_http_request_duration_seconds",
         "Time to answer API requests",
         labelnames=("method", "route", "status"),
         buckets=LATENCY_BUCKETS,
         registry=registry,
     )
-    return registry, histogram
+    failures = Counter(
+        "fleetwise_auth_failures",
+        "API calls refused for a missing or invalid token",
+        labelnames=("reason",),
+        registry=registry,
+    )
+    return ControllerMetrics(registry, latency, failures)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from fleetwise import __version__
 from fleetwise.controller.api import actions, admin, agents, reallocations
 from fleetwise.controller.api.errors import ERROR_RESPONSES, install_error_handlers
+from fleetwise.controller.api.gate import AuthGate, FailureLog
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_ANY, Admin, Caller
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.metrics import RequestTimer, controller_registry
@@ -35,7 +36,8 @@ def create_app(context: ControllerContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
-    registry, latency = controller_registry(context)
+    metrics_of_app = controller_registry(context)
+    registry = metrics_of_app.registry
     app.state.registry = registry
     install_error_handlers(app)
     for router in (agents.router, reallocations.router, actions.router, admin.router):
@@ -57,5 +59,11 @@ def create_app(context: ControllerContext) -> FastAPI:
         """The OpenAPI document of this API."""
         return app.openapi()
 
-    app.add_middleware(RequestTimer, histogram=latency)
+    app.add_middleware(
+        AuthGate,
+        auth=context.auth,
+        failures=FailureLog(metrics_of_app.auth_failures),
+        max_body_bytes=context.config.max_body_bytes,
+    )
+    app.add_middleware(RequestTimer, histogram=metrics_of_app.latency)
     return app

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from fleetwise.controller.api.gate import PRINCIPAL
 from fleetwise.controller.auth import Principal
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError, UnauthenticatedError
@@ -57,16 +58,17 @@ def caller(
     ctx: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The authenticated principal of the request."""
+    """The authenticated principal of the request (the gate authenticated it already)."""
+    principal = getattr(request.state, PRINCIPAL, None)
+    if isinstance(principal, Principal):
+        return principal
     if credentials is None or not credentials.credentials:
         raise UnauthenticatedError("this call needs an 'Authorization: Bearer <token>' header")
     hint = request.path_params.get("host")
-    principal = ctx.auth.authenticate(
-        credentials.credentials, hint if isinstance(hint, str) else None
-    )
-    if principal is None:
+    found = ctx.auth.authenticate(credentials.credentials, hint if isinstance(hint, str) else None)
+    if found is None:
         raise UnauthenticatedError("the bearer token is not valid")
-    return principal
+    return found
 
 
 Caller = Annotated[Principal, Depends(caller)]
