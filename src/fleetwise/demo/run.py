@@ -99,12 +99,12 @@ def cluster_settings(options: DemoOptions, fleet_path: Path, root: Path) -> Clus
             },
         },
         agent={
-            # Simulated seconds: collect once per trace sample, the rest in real-time terms.
+            # Real seconds: collect once per trace sample of simulated time.
             "intervals": {
-                "collect_s": COLLECT_S,
-                "heartbeat_s": 1.0 * speed,
-                "assignment_poll_s": 0.25 * speed,
-                "delivery_s": 0.1 * speed,
+                "collect_s": COLLECT_S / speed,
+                "heartbeat_s": 1.0,
+                "assignment_poll_s": 0.25,
+                "delivery_s": 0.1,
             },
             "history_length": 30,
             "http": {"backoff_initial_s": 0.5, "backoff_max_s": 5.0, "progress_every_s": 1.0},
