@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from fleetwise.api.client import AdminClient
 from fleetwise.api.schemas import MigrationView, PlanView
-from fleetwise.demo.cluster import ClusterSettings, LocalCluster, deep_merge
+from fleetwise.demo.cluster import ClusterSettings, LocalCluster, admin_http, deep_merge
 from fleetwise.drivers.hypervisor.base import VmState
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.shared_fleet import FleetHostSpec, FleetVmSpec, SharedFleet
@@ -191,11 +189,7 @@ class SimCluster:
             )
         )
         self.admin: AdminClient = self.cluster.admin(timeout_s=10.0)
-        self.http = httpx.Client(
-            base_url=self.cluster.url,
-            headers={"Authorization": f"Bearer {self.cluster.admin_token}"},
-            timeout=10.0,
-        )
+        self.http = admin_http(self.cluster.url, self.cluster.admin_token, timeout_s=10.0)
 
     # -- life cycle -----------------------------------------------------------------
 

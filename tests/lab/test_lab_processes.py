@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
+from fleetwise.demo.cluster import admin_http
 from fleetwise.lab.paths import LabPaths
 from fleetwise.lab.prepare import prepare
 from fleetwise.lab.record import LabShape, read_token
@@ -47,9 +47,7 @@ class _Controller:
     def __init__(self, state_dir: Path) -> None:
         status = lab_status(state_dir)
         token = read_token(LabPaths.of(state_dir))
-        self.http = httpx.Client(
-            base_url=status["url"], headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
+        self.http = admin_http(status["url"], token, timeout_s=10.0)
 
     def get(self, path: str) -> Any:
         response = self.http.get(path)

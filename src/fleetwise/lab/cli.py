@@ -34,6 +34,12 @@ StateDir = Annotated[
 
 console = Console(highlight=False)
 
+
+def say(text: str) -> None:
+    """Print one line, never wrapped (it may hold paths and URLs to copy)."""
+    console.print(text, soft_wrap=True)
+
+
 ARRIVALS = {
     "answers": "it answers",
     "registered": "it registered with the controller",
@@ -42,30 +48,40 @@ ARRIVALS = {
 }
 
 
-@lab_app.command("up")
+UP_HELP = (
+    "Start a controller and one agent per host in the background; return once all "
+    "registered.\n\n"
+    "Writes STATE_DIR/lab.env (FLEETWISE_URL, FLEETWISE_TOKEN) for the admin commands. A "
+    "stopped lab in STATE_DIR is started again with its state. See docs/lab.md."
+)
+STATUS_HELP = (
+    "Each process of the lab (role, host, pid, alive) and the controller's URL.\n\n"
+    "--json prints one object: {state_dir, url, env_file, speedup, processes: [{name, "
+    "role (controller or agent), host (null for the controller), pid (of the last start, "
+    "null if never started), alive, log}]}."
+)
+
+
+@lab_app.command("up", help=UP_HELP)
 def up(
     hosts: Annotated[
         int | None,
-        typer.Option(help="Simulated hosts, one agent process each (1-100).  [default: 3]"),
+        typer.Option(help="Simulated hosts, one agent process each (1-100; default 3)."),
     ] = None,
     vms: Annotated[
         int | None,
-        typer.Option(help="VMs, each replaying one PlanetLab trace.  [default: 2 per host]"),
+        typer.Option(help="VMs, each replaying one PlanetLab trace (default: 2 per host)."),
     ] = None,
     speedup: Annotated[
         float | None,
-        typer.Option(help="Simulated seconds per real second (1-1000).  [default: 300]"),
+        typer.Option(help="Simulated seconds per real second (1-1000; default 300)."),
     ] = None,
     day: Annotated[
-        str | None, typer.Option(help="Bundled PlanetLab day.  [default: 20110303]")
+        str | None, typer.Option(help="Bundled PlanetLab day (default 20110303).")
     ] = None,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """Start a controller and the agents in the background; return once all registered.
-
-    Writes STATE_DIR/lab.env (FLEETWISE_URL, FLEETWISE_TOKEN) for the admin commands. A
-    stopped lab in STATE_DIR is started again with its state.
-    """
+    """Start the lab in the background (see UP_HELP)."""
     from fleetwise.lab.control import Lab
     from fleetwise.lab.record import LabShape
     from fleetwise.lab.signals import interrupt, route_signals
@@ -82,22 +98,17 @@ def up(
         typer.echo("error: interrupted; nothing of the lab is left running", err=True)
         raise typer.Exit(130) from None
     for line in up_message(lab.paths, result):
-        console.print(line, soft_wrap=True)
+        say(line)
 
 
-@lab_app.command("status")
+@lab_app.command("status", help=STATUS_HELP)
 def status(
     as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object (fields: see above).")
+        bool, typer.Option("--json", help="One JSON object with the fields above.")
     ] = False,
     state_dir: StateDir = DEFAULT_STATE_DIR,
 ) -> None:
-    """Each process of the lab (role, host, pid, alive) and the controller's URL.
-
-    --json prints {"state_dir", "url", "env_file", "speedup", "processes": [{"name",
-    "role" (controller|agent), "host" (null for the controller), "pid" (of the last
-    start, null if never started), "alive", "log"}]}.
-    """
+    """Show the lab's processes (see STATUS_HELP)."""
     from fleetwise.lab.control import Lab
     from fleetwise.lab.views import status_json, status_table
 
@@ -118,7 +129,7 @@ def crash(
     from fleetwise.lab.control import Lab
 
     crashed = Lab(state_dir).crash(vm)
-    console.print(
+    say(
         f"VM {crashed.name} ({crashed.uuid}) crashed on {crashed.host}; its agent reports "
         "it gone at its next collection"
     )
@@ -133,7 +144,7 @@ def kill(
     from fleetwise.lab.control import Lab
 
     process = Lab(state_dir).kill(name)
-    console.print(f"killed {process.name} (pid {process.pid}) with SIGKILL")
+    say(f"killed {process.name} (pid {process.pid}) with SIGKILL")
 
 
 @lab_app.command("start")
@@ -146,7 +157,7 @@ def start(
 
     started = Lab(state_dir).start(name)
     process = started.process
-    console.print(f"started {process.name} (pid {process.pid}); {ARRIVALS[started.arrival]}")
+    say(f"started {process.name} (pid {process.pid}); {ARRIVALS[started.arrival]}")
 
 
 @lab_app.command("down")
@@ -157,6 +168,6 @@ def down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
     lab = Lab(state_dir)
     stopped = lab.down()
     if stopped:
-        console.print(f"stopped {', '.join(stopped)}; the state stays in {lab.paths.root}")
+        say(f"stopped {', '.join(stopped)}; the state stays in {lab.paths.root}")
     else:
-        console.print(f"nothing of the lab in {lab.paths.root} was running")
+        say(f"nothing of the lab in {lab.paths.root} was running")
