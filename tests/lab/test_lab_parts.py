@@ -33,6 +33,7 @@ def test_shape_defaults_and_one_line_errors_naming_the_option() -> None:
     assert LabShape.of(hosts=5, vms=0).vms == 0
     for kwargs, message in [
         ({"hosts": 0}, "--hosts: Input should be greater than or equal to 1"),
+        ({"hosts": 51}, "--hosts: Input should be less than or equal to 50"),
         ({"speedup": 0.5}, "--speedup: Input should be greater than or equal to 1"),
         ({"speedup": float("nan")}, "--speedup: Input should be a finite number"),
         ({"vms": -1}, "--vms: Input should be greater than or equal to 0"),

@@ -66,7 +66,7 @@ STATUS_HELP = (
 def up(
     hosts: Annotated[
         int | None,
-        typer.Option(help="Simulated hosts, one agent process each (1-100; default 3)."),
+        typer.Option(help="Simulated hosts, one agent process each (1-50; default 3)."),
     ] = None,
     vms: Annotated[
         int | None,

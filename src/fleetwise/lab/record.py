@@ -44,7 +44,7 @@ class LabShape(_Frozen):
     """What the lab simulates: ``hosts`` hosts running ``vms`` VMs that replay PlanetLab
     day ``day``, ``speedup`` times faster than real time."""
 
-    hosts: int = Field(default=3, ge=1, le=100)
+    hosts: int = Field(default=3, ge=1, le=50)
     vms: int = Field(default=6, ge=0)
     day: str = "20110303"
     speedup: float = Field(default=300.0, ge=1.0, le=1000.0, allow_inf_nan=False)
