@@ -10,7 +10,7 @@ import typer
 
 from fleetwise.agent.config import load_config
 from fleetwise.agent.service import run_agent
-from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
+from fleetwise.agent.sim_fleet import TRACE_SAMPLE_S, FleetPlan, create_fleet
 from fleetwise.errors import InputError
 
 __all__ = ["agent_app"]
@@ -99,3 +99,7 @@ def init(
     finally:
         fleet.close()
     typer.echo(f"fleet written to {path} (speed-up {speedup:g}×)")
+    typer.echo(
+        "agent intervals are real seconds: intervals: {collect_s: "
+        f"{TRACE_SAMPLE_S / speedup:g}}} collects once per {TRACE_SAMPLE_S:g} s trace step"
+    )

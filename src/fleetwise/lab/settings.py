@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetwise.agent.sim_fleet import VM_TYPES, FleetPlan
+from fleetwise.agent.sim_fleet import TRACE_SAMPLE_S, VM_TYPES, FleetPlan
 from fleetwise.demo.cluster import ClusterSettings
 from fleetwise.lab.paths import LabPaths
 from fleetwise.lab.record import LabShape
@@ -19,7 +19,6 @@ from fleetwise.lab.record import LabShape
 __all__ = [
     "ACTIVE_W",
     "ASLEEP_W",
-    "TRACE_STEP_S",
     "agent_settings",
     "cluster_settings",
     "controller_settings",
@@ -27,8 +26,6 @@ __all__ = [
     "host_names",
 ]
 
-TRACE_STEP_S = 300.0
-"""Simulated seconds between two samples of a PlanetLab trace."""
 ACTIVE_W = 200.0
 ASLEEP_W = 10.0
 """The controller's energy model: watts of an awake (or waking) and of a sleeping host."""
@@ -61,7 +58,7 @@ def agent_settings(speedup: float) -> dict[str, Any]:
     """What every agent's configuration sets (real seconds)."""
     return {
         "intervals": {
-            "collect_s": TRACE_STEP_S / speedup,
+            "collect_s": TRACE_SAMPLE_S / speedup,
             "heartbeat_s": HEARTBEAT_S,
             "assignment_poll_s": ASSIGNMENT_POLL_S,
             "delivery_s": DELIVERY_S,
@@ -78,7 +75,7 @@ def controller_settings(shape: LabShape) -> dict[str, Any]:
     return {
         "plan_round_spacing_s": 2.0,
         "executor_spacing_s": 0.5,
-        "staleness_window_s": max(30.0, 3 * TRACE_STEP_S / speedup),
+        "staleness_window_s": max(30.0, 3 * TRACE_SAMPLE_S / speedup),
         "heartbeat_timeout_s": 6 * HEARTBEAT_S,
         "wake_timeout_s": max(60.0, 3 * WAKE_LATENCY_S / speedup),
         "migration_timeout_s": max(120.0, 4 * longest_migration_s / speedup),
