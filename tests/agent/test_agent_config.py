@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from fleetwise.agent.config import load_config
+from fleetwise.agent import config as config_module
+from fleetwise.agent.config import load_config, parse_config
 from fleetwise.cli.main import main
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import InputError
@@ -43,6 +45,17 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.hypervisor.kind == "libvirt"
     assert config.token() == TOKEN
     assert TOKEN not in repr(config)
+
+
+def test_the_documented_example_is_valid_and_shows_the_defaults() -> None:
+    doc = config_module.__doc__ or ""
+    block = doc.split("::\n", 1)[1].split("\n\nEvery duration", 1)[0]
+    example = yaml.safe_load(textwrap.dedent(block))
+    del example["agent_token_file"]
+    example["agent_token"] = TOKEN
+    required = {k: example[k] for k in ("host", "controller_url", "state_dir", "agent_token")}
+    bare = {**required, "hypervisor": {"kind": "libvirt"}}
+    assert parse_config(example) == parse_config(bare)
 
 
 def test_the_detectors_time_step_follows_the_collection_interval(tmp_path: Path) -> None:

@@ -49,8 +49,14 @@ def test_agent_process_registers_reports_migrates_and_stops_on_sigterm(
                 "agent_token": TOKEN,
                 "state_dir": str(tmp_path / "state"),
                 "hypervisor": {"kind": "simulated", "fleet_path": str(fleet_path)},
-                # Simulated seconds: 1000 per real second.
-                "intervals": {"heartbeat_s": 100, "assignment_poll_s": 100, "delivery_s": 50},
+                # Real seconds (the fleet runs 1000 times faster): collect every 300
+                # simulated seconds.
+                "intervals": {
+                    "collect_s": 0.3,
+                    "heartbeat_s": 0.1,
+                    "assignment_poll_s": 0.1,
+                    "delivery_s": 0.05,
+                },
             }
         )
     )

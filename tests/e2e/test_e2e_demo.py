@@ -74,6 +74,20 @@ def _check_ran_and_cleaned_up(output: str, state_dir: Path) -> None:
     assert not set(_child_pids(output)) & set(leftovers)
 
 
+def _inspect_with_the_admin_cli(output: str) -> None:
+    """List the running demo's hosts with the URL and token it printed."""
+    found = re.search(r"^controller: (\S+) \(admin token (\S+)\)$", output, re.MULTILINE)
+    assert found is not None, output
+    env = {**os.environ, "FLEETWISE_URL": found[1], "FLEETWISE_TOKEN": found[2]}
+    listed = subprocess.run(
+        [sys.executable, "-m", "fleetwise", "hosts", "list"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert f"{HOSTS} hosts" in listed.stdout
+    assert "source " in output and "lab.env; fleetwise hosts list" in output
+
+
 def test_demo_runs_for_its_duration_and_stops_everything(tmp_path: Path) -> None:
     state_dir = tmp_path / "demo"
     done = subprocess.run(
@@ -114,6 +128,7 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
                     seen.append(lines.get(timeout=1))
                 except queue.Empty:
                     assert demo.poll() is None, "".join(seen)
+            _inspect_with_the_admin_cli("".join(seen))
             demo.send_signal(signal.SIGINT)
             assert demo.wait(timeout=40) == 0
         finally:

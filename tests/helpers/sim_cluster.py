@@ -1,8 +1,8 @@
 """A controller and agent processes on a shared simulated fleet, for the end-to-end tests.
 
-The fleet's clock runs ``SPEEDUP`` times faster than real time; agent intervals are
-in simulated seconds, controller intervals in real seconds. VMs follow constant CPU
-traces so that each scenario's decisions are known in advance. Every poll of
+The fleet's clock runs ``SPEEDUP`` times faster than real time; agent and controller
+intervals are in real seconds (the agents scale theirs to the fleet's clock). VMs follow
+constant CPU traces so that each scenario's decisions are known in advance. Every poll of
 :meth:`SimCluster.wait_for` also checks the invariants: each VM is on exactly one
 host in the fleet file and none is lost, and the controller records each VM once.
 """
@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from fleetwise.api.client import AdminClient
 from fleetwise.api.schemas import MigrationOut, PlanOut
-from fleetwise.demo.cluster import ClusterSettings, LocalCluster, deep_merge
+from fleetwise.demo.cluster import ClusterSettings, LocalCluster, admin_http, deep_merge
 from fleetwise.drivers.hypervisor.base import VmState
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.shared_fleet import FleetHostSpec, FleetVmSpec, SharedFleet
@@ -52,8 +50,13 @@ CORE_MHZ = 2000.0
 HOST_RAM_MB = 8192
 
 AGENT_DEFAULTS: dict[str, Any] = {
-    # Simulated seconds (300 per real second): collect every real second.
-    "intervals": {"collect_s": 300, "heartbeat_s": 150, "assignment_poll_s": 30, "delivery_s": 30},
+    # Real seconds: collect every 300 simulated seconds (one real second).
+    "intervals": {
+        "collect_s": 1.0,
+        "heartbeat_s": 0.5,
+        "assignment_poll_s": 0.1,
+        "delivery_s": 0.1,
+    },
     "history_length": 50,
     "http": {"backoff_initial_s": 0.3, "backoff_max_s": 2.0, "progress_every_s": 1.0},
 }
@@ -186,11 +189,7 @@ class SimCluster:
             )
         )
         self.admin: AdminClient = self.cluster.admin(timeout_s=10.0)
-        self.http = httpx.Client(
-            base_url=self.cluster.url,
-            headers={"Authorization": f"Bearer {self.cluster.admin_token}"},
-            timeout=10.0,
-        )
+        self.http = admin_http(self.cluster.url, self.cluster.admin_token, timeout_s=10.0)
 
     # -- life cycle -----------------------------------------------------------------
 

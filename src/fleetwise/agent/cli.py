@@ -10,17 +10,26 @@ import typer
 
 from fleetwise.agent.config import load_config
 from fleetwise.agent.service import run_agent
-from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
+from fleetwise.agent.sim_fleet import TRACE_SAMPLE_S, FleetPlan, create_fleet
 from fleetwise.errors import InputError
 
 __all__ = ["agent_app"]
 
 agent_app = typer.Typer(
-    help="Run the agent of one host, or set up a shared simulated fleet.",
+    help=(
+        "Run the agent of one host: fleetwise agent --config agent.yaml (every key is "
+        "documented in fleetwise/agent/config.py).\n\n"
+        "Without hypervisors, 'fleetwise agent sim-fleet init --path fleet.db' creates a "
+        "simulated fleet that several agents share (hypervisor: {kind: simulated, "
+        "fleet_path: fleet.db}); 'fleetwise lab up' starts a controller and agents on one."
+    ),
     invoke_without_command=True,
     no_args_is_help=False,
 )
-sim_fleet_app = typer.Typer(help="A simulated fleet shared by several agent processes.")
+sim_fleet_app = typer.Typer(
+    help="A simulated fleet shared by several agent processes (init creates one).",
+    no_args_is_help=True,
+)
 agent_app.add_typer(sim_fleet_app, name="sim-fleet")
 
 _LOG_LEVELS = {
@@ -90,3 +99,7 @@ def init(
     finally:
         fleet.close()
     typer.echo(f"fleet written to {path} (speed-up {speedup:g}×)")
+    typer.echo(
+        "agent intervals are real seconds: intervals: {collect_s: "
+        f"{TRACE_SAMPLE_S / speedup:g}}} collects once per {TRACE_SAMPLE_S:g} s trace step"
+    )

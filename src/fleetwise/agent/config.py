@@ -1,7 +1,36 @@
 """The agent's configuration file (YAML), validated into :class:`AgentConfig`.
 
-Intervals are in seconds of the agent's clock: real seconds with libvirt, simulated
-seconds with a shared simulated fleet (whose clock may run faster than real time).
+Example (every key but ``host``, ``controller_url``, ``state_dir``, ``hypervisor`` and
+one of the two token keys is optional; defaults shown)::
+
+    host: node1                                # the name the controller knows it by
+    controller_url: http://controller:8750
+    agent_token_file: /etc/fleetwise/agent.token   # or agent_token: <token>
+    state_dir: /var/lib/fleetwise/agent        # history, detector state, outbox, journal
+    hypervisor: {kind: libvirt, uri: "qemu:///system", peer_uri: null,
+                 migration_uri: null, allow_unsafe: false, core_mhz: null}
+    # a host of a shared simulated fleet instead (fleetwise agent sim-fleet init):
+    # hypervisor: {kind: simulated, fleet_path: /path/fleet.db, poll_interval_s: 1}
+    intervals: {collect_s: 300, heartbeat_s: 30, assignment_poll_s: 5, delivery_s: 1}
+    history_length: 100
+    usable_cpu_fraction: 1.0
+    overload_threshold: 0.8                    # for the overload log only
+    local_manager:                             # time_step_s follows intervals.collect_s
+      underload: {name: last-n-average, params: {threshold: 0.5, n: 2}}
+      overload: {name: thr, params: {threshold: 0.8}}
+      selection: {name: mmt-max-cpu, params: {last_n: 2}}
+      migration_bandwidth_mb_s: 62.5             # for the migration-time estimate
+      max_vms_per_request: 0                     # 0: select until not overloaded
+    http: {timeout_s: 10, backoff_initial_s: 1, backoff_max_s: 60, backoff_multiplier: 2,
+           outbox_limit: 1000, progress_every_s: 5}
+    max_concurrent_migrations: 4
+    mac: null                                  # for Wake-on-LAN, e.g. 52:54:00:12:34:56
+    log_level: info
+
+Every duration (``intervals``, ``poll_interval_s``, ``http``, ``local_manager.time_step_s``)
+is in **real seconds**. On a shared simulated fleet whose clock runs ``speedup`` times
+faster than real time, the agent multiplies them by the speed-up: ``collect_s: 1`` on a
+fleet at 300× collects once per 300 simulated seconds, the step of the PlanetLab traces.
 """
 
 from __future__ import annotations
@@ -60,11 +89,15 @@ class SimulatedSettings(_Section):
 
     kind: Literal["simulated"]
     fleet_path: Path
-    poll_interval_s: float = Field(default=1.0, gt=0, description="migration polling, simulated s")
+    poll_interval_s: float = Field(default=1.0, gt=0, description="migration polling (real s)")
 
 
 class Intervals(_Section):
-    """How often the periodic tasks run; decisions follow each collection."""
+    """How often the periodic tasks run, in real seconds; decisions follow each collection.
+
+    On a sped-up simulated fleet, each interval covers ``speedup`` times as many
+    simulated seconds.
+    """
 
     collect_s: float = Field(default=300.0, gt=0)
     heartbeat_s: float = Field(default=30.0, gt=0)
@@ -73,10 +106,7 @@ class Intervals(_Section):
 
 
 class HttpSettings(_Section):
-    """Talking to the controller: timeouts, back-off and how much to queue.
-
-    These are real seconds, also on a sped-up simulated fleet.
-    """
+    """Talking to the controller: timeouts, back-off and how much to queue (real seconds)."""
 
     timeout_s: float = Field(default=10.0, gt=0)
     backoff_initial_s: float = Field(default=1.0, gt=0)

@@ -1,6 +1,6 @@
 """The agent: one manager whose periodic tasks collect, decide, report and migrate.
 
-Tasks (spacings from the configuration, in the clock's seconds):
+Tasks (spacings from the configuration, in real seconds):
 
 * ``collect`` (first run at start): measure the interval, queue its samples, then let
   the local manager decide and, on underload or overload, queue one request;
@@ -11,7 +11,8 @@ Tasks (spacings from the configuration, in the clock's seconds):
 
 Parts are built by :func:`build_agent`; tests pass their own clock, hypervisor and HTTP
 transport. ``clock_speed`` is how many clock seconds pass per real second (above 1 on a
-sped-up simulated fleet); it keeps the HTTP back-off in real time.
+sped-up simulated fleet): the configured intervals, the detectors' time step and the HTTP
+back-off are real seconds, multiplied by it to run on the clock.
 """
 
 from __future__ import annotations
@@ -99,9 +100,11 @@ class Agent(Manager):
             usable_fraction=config.usable_cpu_fraction,
             overload_threshold=config.overload_threshold,
         )
+        intervals = config.intervals
+        self._collect_s = intervals.collect_s * clock_speed  # in clock seconds
         self.decider = LocalDecider(
             config.host,
-            config.local_manager,
+            config.local_manager.model_copy(update={"time_step_s": self._collect_s}),
             JsonFile(state_dir / "detectors.json", DeciderState),
             usable_fraction=config.usable_cpu_fraction,
         )
@@ -129,13 +132,14 @@ class Agent(Manager):
         self._collect_failures = FailureStreak(logger, "collection")
         self._heartbeat_failures = FailureStreak(logger, "listing VMs for the heartbeat")
         self._describe_failures = FailureStreak(logger, "describing this host to the controller")
-        intervals = config.intervals
-        self.add_periodic_task(self.collect, spacing=intervals.collect_s, run_immediately=True)
-        self.add_periodic_task(self.heartbeat, spacing=intervals.heartbeat_s)
+        self.add_periodic_task(self.collect, spacing=self._collect_s, run_immediately=True)
+        self.add_periodic_task(self.heartbeat, spacing=intervals.heartbeat_s * clock_speed)
         self.add_periodic_task(
-            self.assignments, spacing=intervals.assignment_poll_s, run_immediately=True
+            self.assignments,
+            spacing=intervals.assignment_poll_s * clock_speed,
+            run_immediately=True,
         )
-        self.add_periodic_task(self.deliver, spacing=intervals.delivery_s)
+        self.add_periodic_task(self.deliver, spacing=intervals.delivery_s * clock_speed)
 
     def registration(self) -> HostRegistration:
         """This host as the controller should know it."""
@@ -192,7 +196,7 @@ class Agent(Manager):
             )
             reason = decision.request_reason
             if reason is not None:
-                self.reporter.request(reason, decision.vm_ids, self.config.intervals.collect_s)
+                self.reporter.request(reason, decision.vm_ids, self._collect_s)
         self.deliver()
 
     def heartbeat(self) -> None:
@@ -239,12 +243,11 @@ def build_agent(config: AgentConfig) -> Agent:
             f"host {config.host!r} is not in fleet {settings.fleet_path}; "
             f"its hosts: {', '.join(hosts)}"
         )
+    speed = fleet.speedup()
     fleet_hypervisor = fleet.hypervisor(
-        config.host, poll_interval_s=settings.poll_interval_s, owns_fleet=True
+        config.host, poll_interval_s=settings.poll_interval_s * speed, owns_fleet=True
     )
-    return Agent(
-        config, hypervisor=fleet_hypervisor, clock=fleet.clock, clock_speed=fleet.speedup()
-    )
+    return Agent(config, hypervisor=fleet_hypervisor, clock=fleet.clock, clock_speed=speed)
 
 
 def run_agent(config: AgentConfig) -> None:

@@ -11,13 +11,14 @@ from fleetwise.drivers.hypervisor.shared_fleet import FleetHostSpec, FleetVmSpec
 from fleetwise.errors import ParameterError
 from fleetwise.traces import load_bundled_day
 
-__all__ = ["VM_TYPES", "FleetPlan", "create_fleet"]
+__all__ = ["TRACE_SAMPLE_S", "VM_TYPES", "FleetPlan", "create_fleet"]
 
 VM_TYPES: tuple[tuple[int, int], ...] = ((1, 613), (1, 870), (2, 1740), (1, 1740))
 """(vCPUs, RAM MB) of the VMs, assigned in turn."""
 
 _VM_NAMESPACE = uuid_module.UUID("8f0e4b1c-2d7a-4e59-9a63-5b1f0c7d2e41")
-_TRACE_SAMPLE_S = 300.0
+TRACE_SAMPLE_S = 300.0
+"""Simulated seconds between two samples of a PlanetLab trace."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def create_fleet(path: Path, plan: FleetPlan) -> SharedFleet:
             name=f"vm{i + 1}-{name}"[:64],
             vcpus=vcpus,
             ram_mb=ram_mb,
-            trace=CpuTrace.of(fractions[i].tolist(), _TRACE_SAMPLE_S),
+            trace=CpuTrace.of(fractions[i].tolist(), TRACE_SAMPLE_S),
         )
         order = [hosts[(i + k) % len(hosts)].name for k in range(len(hosts))]
         host = next((h for h in order if free[h] >= ram_mb), None)

@@ -16,6 +16,7 @@ from fleetwise.cli import simulate as simulate_cmds
 from fleetwise.controller.cli import app as controller_app
 from fleetwise.demo.cli import demo
 from fleetwise.errors import FleetwiseError, InputError
+from fleetwise.lab.cli import lab_app
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,7 @@ app.add_typer(admin.plans_app, name="plans")
 app.add_typer(agent_app, name="agent")
 app.add_typer(controller_app, name="controller")
 app.command("demo")(demo)
+app.add_typer(lab_app, name="lab")
 
 
 def main() -> None:

@@ -14,17 +14,23 @@ def demo(
     duration: Annotated[
         float, typer.Option(help="Real seconds to run before stopping (Ctrl-C stops earlier).")
     ] = 60.0,
-    hosts: Annotated[int, typer.Option(help="Simulated hosts (one agent process each).")] = 6,
+    hosts: Annotated[int, typer.Option(help="Simulated hosts, one agent process each (1-50).")] = 6,
     vms: Annotated[int, typer.Option(help="VMs, each replaying one PlanetLab trace.")] = 20,
     day: Annotated[str, typer.Option(help="Bundled PlanetLab day, e.g. 20110303.")] = "20110303",
-    speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 300.0,
+    speedup: Annotated[
+        float, typer.Option(help="Simulated seconds per real second (1-1000).")
+    ] = 300.0,
     ram_mb: Annotated[int, typer.Option("--ram-mb", help="RAM per host (MB).")] = 8192,
     state_dir: Annotated[
         Path | None,
-        typer.Option(help="Keep configs, logs and databases here (default: a temporary dir)."),
+        typer.Option(
+            help="Keep the lab's configs, logs and databases here (default: a temporary dir); "
+            "a stopped lab there is started again."
+        ),
     ] = None,
 ) -> None:
-    """Run a controller and one agent per host on a simulated fleet, and watch it consolidate."""
+    """Run a lab (a controller and one agent per host on a simulated fleet) and watch it
+    consolidate; it prints the URL and admin token to inspect it with the admin commands."""
     from rich.console import Console
 
     from fleetwise.demo.run import DemoOptions, run_demo

@@ -30,7 +30,15 @@ from fleetwise.demo.processes import (
 )
 from fleetwise.errors import DriverError
 
-__all__ = ["CONTROLLER", "ClusterSettings", "LocalCluster", "deep_merge", "free_port"]
+__all__ = [
+    "CONTROLLER",
+    "ClusterSettings",
+    "LocalCluster",
+    "admin_http",
+    "controller_answers",
+    "deep_merge",
+    "free_port",
+]
 
 CONTROLLER = "controller"
 """Name of the controller process in the cluster's process group."""
@@ -42,6 +50,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def controller_answers(client: httpx.Client) -> bool:
+    """Whether the controller behind ``client`` (its base URL and admin token set)
+    answers ``GET /v1/health`` with 200."""
+    try:
+        return client.get("/v1/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def admin_http(url: str, token: str, timeout_s: float = 2.0) -> httpx.Client:
+    """An HTTP client of the controller at ``url`` that sends the admin token."""
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
+    )
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,6 +167,12 @@ class LocalCluster:
         """Where process ``name`` writes its log."""
         return self.state_dir / "logs" / f"{name}.log"
 
+    def command(self, name: str) -> list[str]:
+        """The command line of process ``name`` (the controller or a host's agent)."""
+        if name == CONTROLLER:
+            return fleetwise_command("controller", "--config", str(self.controller_config))
+        return fleetwise_command("agent", "--config", str(self.agent_configs[name]))
+
     # -- processes --------------------------------------------------------------------
 
     def start(self, ready_timeout_s: float = 60.0) -> None:
@@ -153,15 +183,15 @@ class LocalCluster:
 
     def start_controller(self, ready_timeout_s: float = 60.0) -> ManagedProcess:
         """Start the controller and wait until its API answers."""
-        command = fleetwise_command("controller", "--config", str(self.controller_config))
-        process = self.processes.start(CONTROLLER, command, self.log_path(CONTROLLER))
+        process = self.processes.start(
+            CONTROLLER, self.command(CONTROLLER), self.log_path(CONTROLLER)
+        )
         self.wait_ready(ready_timeout_s)
         return process
 
     def start_agent(self, host: str) -> ManagedProcess:
         """Start the agent of ``host``."""
-        command = fleetwise_command("agent", "--config", str(self.agent_configs[host]))
-        return self.processes.start(host, command, self.log_path(host))
+        return self.processes.start(host, self.command(host), self.log_path(host))
 
     def controller(self) -> ManagedProcess:
         return self.processes.get(CONTROLLER)
@@ -172,17 +202,13 @@ class LocalCluster:
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until ``GET /v1/health`` answers 200; DriverError if the controller died."""
         deadline = time.monotonic() + timeout_s
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=2.0) as client:
+        with admin_http(self.url, self.admin_token) as client:
             while time.monotonic() < deadline:
                 if not self.controller().running():
                     tail = self.controller().log_text()[-2000:]
                     raise DriverError(f"the controller exited while starting:\n{tail}")
-                try:
-                    if client.get("/v1/health").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
+                if controller_answers(client):
+                    return
                 time.sleep(0.1)
         raise DriverError(f"the controller did not answer within {timeout_s:g} s")
 

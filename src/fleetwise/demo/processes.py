@@ -2,10 +2,11 @@
 
 Each child runs in a session of its own, so a Ctrl-C in the terminal reaches only the
 parent, which then stops the children in order. Stopping sends SIGTERM, waits, and
-kills what is still running after the grace period. On Linux a child also gets
-SIGTERM when the thread that started it ends without stopping it (even when the whole
-parent is killed), so none is left running on its own: start children from a thread
-that outlives them, such as the main thread.
+kills what is still running after the grace period. On Linux a *tied* child (the
+default) also gets SIGTERM when the thread that started it ends without stopping it
+(even when the whole parent is killed), so none is left running on its own: start
+children from a thread that outlives them, such as the main thread. An untied child
+outlives its parent (the lab's background processes).
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def fleetwise_command(*args: str) -> list[str]:
 
 @dataclass
 class ManagedProcess:
-    """One child process whose stdout and stderr go to ``log_path``."""
+    """One child process whose stdout and stderr go to ``log_path``; ``tied``: it stops
+    when the thread that started it ends."""
 
     name: str
     command: Sequence[str]
     log_path: Path
     env: dict[str, str] | None = None
+    tied: bool = True
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -90,7 +93,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_PRE_EXEC,  # noqa: PLW1509 (only a prctl call, no Python state)
+                preexec_fn=_PRE_EXEC if self.tied else None,  # noqa: PLW1509 (only prctl)
             )
         except OSError as exc:
             self._close_log()

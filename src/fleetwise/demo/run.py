@@ -1,9 +1,11 @@
-"""``fleetwise demo``: a simulated fleet, its controller and agents, consolidating live.
+"""``fleetwise demo``: a lab whose fleet consolidates live in the terminal.
 
-The demo writes a shared simulated fleet whose VMs replay a bundled PlanetLab day on
-a sped-up clock, starts the controller and one agent per host as child processes
-(SQLite, loopback only, nothing needs root), shows the fleet until the duration
-ends or Ctrl-C (or SIGTERM), then stops every child and prints a summary.
+The demo brings up a lab (see :mod:`fleetwise.lab`: a shared simulated fleet whose VMs
+replay a bundled PlanetLab day on a sped-up clock, a controller and one agent per host;
+SQLite, loopback only, nothing needs root) in its state directory, a temporary one by
+default. Its processes are tied to the demo. It prints the controller's URL and admin
+token, shows the fleet until the duration ends or Ctrl-C (or SIGTERM), then takes the
+lab down and prints a summary.
 """
 
 from __future__ import annotations
@@ -11,32 +13,29 @@ from __future__ import annotations
 import math
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
-from fleetwise.agent.sim_fleet import FleetPlan, create_fleet
 from fleetwise.api.client import AdminClient
-from fleetwise.demo.cluster import CONTROLLER, ClusterSettings, LocalCluster
+from fleetwise.demo.cluster import CONTROLLER
 from fleetwise.demo.observe import FleetStatus, observe
 from fleetwise.demo.view import render, status_line, summary_lines
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.lab.control import Lab, Up
+from fleetwise.lab.record import LabShape
+from fleetwise.lab.settings import ACTIVE_W, ASLEEP_W
+from fleetwise.lab.signals import interrupt, route_signals
+from fleetwise.lab.startup import last_log_lines
 
-__all__ = ["DemoOptions", "DemoOutcome", "cluster_settings", "run_demo"]
-
-ACTIVE_W = 200.0
-ASLEEP_W = 10.0
-COLLECT_S = 300.0
-"""Simulated seconds between collections: the PlanetLab traces' own sampling step."""
+__all__ = ["DemoOptions", "DemoOutcome", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,16 @@ class DemoOptions:
     state_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        for name in ("duration_s", "speedup", "refresh_s", "plain_every_s"):
+        for name in ("duration_s", "refresh_s", "plain_every_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ParameterError(f"{name.removesuffix('_s')} must be a positive number")
+
+    def shape(self) -> LabShape:
+        """The lab the demo runs (ParameterError naming a bad option)."""
+        return LabShape.of(
+            hosts=self.hosts, vms=self.vms, day=self.day, speedup=self.speedup, ram_mb=self.ram_mb
+        )
 
 
 CLEAN_EXIT = frozenset({0, -signal.SIGTERM})
@@ -79,73 +84,24 @@ class DemoOutcome:
         return all(code in CLEAN_EXIT for code in self.exit_codes.values())
 
 
-def cluster_settings(options: DemoOptions, fleet_path: Path, root: Path) -> ClusterSettings:
-    """Configuration of the demo's controller and agents for ``options.speedup``."""
-    speed = options.speedup
-    hosts = [f"host{i + 1}" for i in range(options.hosts)]
-    return ClusterSettings(
-        fleet_path=fleet_path,
-        hosts=hosts,
-        state_dir=root,
-        controller={
-            "plan_round_spacing_s": 2.0,
-            "executor_spacing_s": 0.5,
-            "staleness_window_s": 30.0,
-            "heartbeat_timeout_s": 30.0,
-            "wake_timeout_s": 60.0,
-            "migration_timeout_s": 120.0,
-            "metrics": {
-                "energy": {"active_w": ACTIVE_W, "asleep_w": ASLEEP_W, "transition_w": ACTIVE_W}
-            },
-        },
-        agent={
-            # Simulated seconds: collect once per trace sample, the rest in real-time terms.
-            "intervals": {
-                "collect_s": COLLECT_S,
-                "heartbeat_s": 1.0 * speed,
-                "assignment_poll_s": 0.25 * speed,
-                "delivery_s": 0.1 * speed,
-            },
-            "history_length": 30,
-            "http": {"backoff_initial_s": 0.5, "backoff_max_s": 5.0, "progress_every_s": 1.0},
-        },
-    )
-
-
 @contextmanager
 def _root(state_dir: Path | None) -> Iterator[Path]:
     if state_dir is not None:
-        state_dir.mkdir(parents=True, exist_ok=True)
         yield state_dir
         return
     with tempfile.TemporaryDirectory(prefix="fleetwise-demo-", ignore_cleanup_errors=True) as tmp:
         yield Path(tmp)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _signals(handler: Any) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``handler`` (main thread only) and restore them after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, previous in saved.items():
-            signal.signal(signum, previous)
-
-
-def _check_children(cluster: LocalCluster) -> None:
-    for process in cluster.processes.exited():
-        tail = "\n".join(process.log_text().splitlines()[-15:])
-        raise DriverError(
-            f"{process.name} exited unexpectedly (status {process.returncode}):\n{tail}"
-        )
+def _check_processes(lab: Lab) -> None:
+    """DriverError with the tail of its log if a process of the lab has exited."""
+    record, rows = lab.status()
+    for row in rows:
+        if not row.alive:
+            process = record.process(row.name)
+            status = lab.launcher.exit_status(process)
+            tail = "\n".join(last_log_lines(lab.paths, process, 15))
+            raise DriverError(f"{row.name} exited unexpectedly (status {status}):\n{tail}")
 
 
 class _Watcher:
@@ -175,13 +131,13 @@ class _Watcher:
         )
         return self.status
 
-    def watch(self, cluster: LocalCluster) -> None:
+    def watch(self, lab: Lab) -> None:
         if self.console.is_terminal:
-            self._live(cluster)
+            self._live(lab)
         else:
-            self._plain(cluster)
+            self._plain(lab)
 
-    def _live(self, cluster: LocalCluster) -> None:
+    def _live(self, lab: Lab) -> None:
         options = self.options
         with Live(console=self.console, refresh_per_second=4, transient=False) as live:
             while True:
@@ -197,10 +153,10 @@ class _Watcher:
                 )
                 if elapsed >= options.duration_s:
                     return
-                _check_children(cluster)
+                _check_processes(lab)
                 time.sleep(min(options.refresh_s, options.duration_s - elapsed))
 
-    def _plain(self, cluster: LocalCluster) -> None:
+    def _plain(self, lab: Lab) -> None:
         options = self.options
         next_line = 0.0
         while True:
@@ -211,55 +167,60 @@ class _Watcher:
                 next_line += options.plain_every_s
             if elapsed >= options.duration_s:
                 return
-            _check_children(cluster)
+            _check_processes(lab)
             time.sleep(min(options.refresh_s, options.duration_s - elapsed))
 
 
 def run_demo(options: DemoOptions, console: Console) -> DemoOutcome:
     """Run the demo; every child process is stopped before this returns or raises."""
-    plan = FleetPlan(
-        hosts=options.hosts,
-        vms=options.vms,
-        day=options.day,
-        speedup=options.speedup,
-        ram_mb=options.ram_mb,
-    )
-    with _root(options.state_dir) as root, _signals(_interrupt):
-        fleet = create_fleet(root / "fleet.db", plan)
-        try:
-            outcome = _run(options, console, fleet, root)
-        finally:
-            fleet.close()
-    return outcome
-
-
-def _run(options: DemoOptions, console: Console, fleet: SharedFleet, root: Path) -> DemoOutcome:
-    """Start the cluster on ``fleet``, watch it, stop it and sum up."""
-    interrupted = False
-    cluster = LocalCluster(cluster_settings(options, fleet.path, root))
-    admin = cluster.admin(timeout_s=5.0)
-    watcher = _Watcher(options, fleet, admin, console)
-    try:
+    shape = options.shape()
+    with _root(options.state_dir) as root, route_signals(interrupt):
+        lab = Lab(root, tied=True)
         console.print(
-            f"fleetwise demo: {options.hosts} hosts, {options.vms} VMs replaying PlanetLab "
-            f"day {options.day} at {options.speedup:g}× real time; state in {root}",
+            f"fleetwise demo: {shape.hosts} hosts, {shape.vms} VMs replaying PlanetLab "
+            f"day {shape.day} at {shape.speedup:g}× real time; state in {lab.paths.root}",
             soft_wrap=True,
         )
-        cluster.start()
-        names = ", ".join(f"{p.name} (pid {p.pid})" for p in cluster.processes)
-        console.print(f"started {len(cluster.processes)} processes: {names}", soft_wrap=True)
-        watcher.started = time.monotonic()
-        watcher.watch(cluster)
+        try:
+            up = lab.up(shape, given=list(LabShape.model_fields))
+        except KeyboardInterrupt:
+            return DemoOutcome(None, {}, interrupted=True)
+        _introduce(console, lab, up)
+        return _run(options, console, lab, up)
+
+
+def _introduce(console: Console, lab: Lab, up: Up) -> None:
+    """Say what runs and how to inspect it with the admin commands."""
+    names = ", ".join(f"{p.name} (pid {p.pid})" for p in up.record.processes)
+    console.print(f"started {len(up.record.processes)} processes: {names}", soft_wrap=True)
+    console.print(
+        f"controller: {up.record.url} (admin token {escape(lab.token())})", soft_wrap=True
+    )
+    console.print(
+        f"inspect it from another terminal: source {lab.paths.env}; fleetwise hosts list",
+        soft_wrap=True,
+    )
+
+
+def _run(options: DemoOptions, console: Console, lab: Lab, up: Up) -> DemoOutcome:
+    """Watch the running lab, take it down and sum up."""
+    interrupted = False
+    fleet = SharedFleet.open(lab.paths.fleet)
+    admin = AdminClient(up.record.url, lab.token(), 5.0)
+    watcher = _Watcher(options, fleet, admin, console)
+    try:
+        watcher.watch(lab)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        with _signals(signal.SIG_IGN):
-            if any(p.name == CONTROLLER for p in cluster.processes.running()):
+        with route_signals(signal.SIG_IGN):
+            if lab.launcher.alive(up.record.process(CONTROLLER)):
                 with suppress(DriverError):
                     watcher.look()  # the controller's last figures
             console.print("stopping the agents and the controller ...")
-            codes = cluster.stop()
+            codes = lab.down()
             admin.close()
+            fleet.close()
     status = watcher.status
     if status is not None:
         for line in summary_lines(status, elapsed_s=watcher.elapsed()):

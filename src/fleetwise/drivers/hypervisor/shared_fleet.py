@@ -48,6 +48,7 @@ from fleetwise.drivers.power.base import PowerDriver, PowerState
 from fleetwise.errors import DriverError, InputError, ParameterError
 
 __all__ = [
+    "CrashedVm",
     "FleetClock",
     "FleetHostSpec",
     "FleetMigration",
@@ -144,6 +145,15 @@ class FleetMigration:
     finished_at: float | None
     outcome: MigrationOutcome | None
     message: str
+
+
+@dataclass(frozen=True)
+class CrashedVm:
+    """A VM that :meth:`SharedFleet.crash_vm` made crash, and the host it ran on."""
+
+    uuid: str
+    name: str
+    host: str
 
 
 def _migration_of(row: sqlite3.Row) -> FleetMigration:
@@ -481,11 +491,36 @@ class SharedFleet:
             row = self._vm_row(conn, uuid)
             if row["migration"] is not None:
                 raise DriverError(f"VM {row['uuid']} is migrating")
-            conn.execute(
-                "UPDATE hosts SET departed_busy_s = departed_busy_s + ? WHERE name = ?",
-                (self._busy_s(row, now), row["host"]),
-            )
-            conn.execute("DELETE FROM vms WHERE uuid = ?", (row["uuid"],))
+            self._forget(conn, row, now)
+
+    def crash_vm(self, vm: str) -> CrashedVm:
+        """Make a VM (by UUID, unique start of one, or name) die on its own: a migration of
+        it fails, and it is gone from its host, as a crashed transient domain is.
+        ParameterError if there is no such VM, or more than one."""
+        with self._transaction() as (conn, now):
+            rows = conn.execute(
+                "SELECT * FROM vms WHERE name = ? OR substr(uuid, 1, ?) = ?",
+                (vm, len(vm), vm.lower()),
+            ).fetchall()
+            if len(rows) != 1 or not vm:
+                what = "more than one VM" if len(rows) > 1 and vm else "no VM"
+                raise ParameterError(f"{what} {vm!r} in fleet {self.path.name}")
+            row = rows[0]
+            if row["migration"] is not None:
+                migration = conn.execute(
+                    "SELECT * FROM migrations WHERE id = ?", (row["migration"],)
+                ).fetchone()
+                self._finish(conn, migration, MigrationOutcome.FAILED, now, "the VM crashed")
+            self._forget(conn, row, now)
+            return CrashedVm(str(row["uuid"]), str(row["name"]), str(row["host"]))
+
+    def _forget(self, conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> None:
+        """Delete VM ``row``; its CPU time so far stays in its host's busy time."""
+        conn.execute(
+            "UPDATE hosts SET departed_busy_s = departed_busy_s + ? WHERE name = ?",
+            (self._busy_s(row, now), row["host"]),
+        )
+        conn.execute("DELETE FROM vms WHERE uuid = ?", (row["uuid"],))
 
     def hosts(self) -> list[str]:
         """Names of all hosts, sorted."""
