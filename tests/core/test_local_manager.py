@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from fleetwise.core.local_manager import (
@@ -15,7 +17,8 @@ from fleetwise.core.local_manager import (
     LocalManagerConfig,
     host_utilisation_history,
 )
-from fleetwise.core.types import VmObservation
+from fleetwise.core.selection import SELECTION
+from fleetwise.core.types import SelectionContext, VmObservation
 
 
 def vm(name: str, mhz: list[float], ram: float = 1024.0) -> VmObservation:
@@ -95,3 +98,66 @@ def test_bad_configuration_is_rejected_when_it_loads() -> None:
         LocalManagerConfig(overload=AlgorithmChoice(name="nope"))
     with pytest.raises(ValidationError, match="threshold"):
         LocalManagerConfig(overload=AlgorithmChoice(name="thr", params={"threshold": 5}))
+
+
+def _plain_history(vms: tuple[VmObservation, ...], hyp: np.ndarray, capacity: float) -> np.ndarray:
+    """The definition: each VM's history added in turn, aligned on the newest sample."""
+    length = max((v.cpu_history.size for v in vms), default=0)
+    if length == 0:
+        return np.zeros(0)
+    total = np.zeros(length)
+    for v in vms:
+        if v.cpu_history.size:
+            total[length - v.cpu_history.size :] += v.cpu_history
+    tail = hyp[-length:]
+    total[length - tail.size :] += tail
+    out: np.ndarray = total / capacity
+    return out
+
+
+_HISTORIES = st.lists(
+    st.lists(st.floats(0, 5000, allow_nan=False), min_size=0, max_size=12), min_size=1, max_size=9
+)
+
+
+@given(histories=_HISTORIES, hyp=st.lists(st.floats(0, 500), max_size=12))
+def test_history_is_exactly_the_sum_in_order(
+    histories: list[list[float]], hyp: list[float]
+) -> None:
+    vms = tuple(vm(f"v{i}", h) for i, h in enumerate(histories))
+    obs = HostObservation("h", 7000.0, vms, np.asarray(hyp, dtype=np.float64))
+    expected = _plain_history(vms, obs.hypervisor_mhz, 7000.0)
+    assert host_utilisation_history(obs).tobytes() == expected.tobytes()
+
+
+@settings(max_examples=60)
+@given(histories=_HISTORIES, cap=st.integers(0, 4), seed=st.integers(0, 1000))
+def test_selection_what_ifs_use_the_remaining_vms_only(
+    histories: list[list[float]], cap: int, seed: int
+) -> None:
+    # A reference loop building a reduced observation each time, as the definition says.
+    config = LocalManagerConfig(
+        overload=AlgorithmChoice(name="thr", params={"threshold": 0.5}),
+        selection=AlgorithmChoice(name="rs"),
+        underload=AlgorithmChoice(name="never"),
+        max_vms_per_request=cap,
+    )
+    manager = LocalManager(config)
+    vms = tuple(vm(f"v{i}", h, ram=100.0 * (i % 3 + 1)) for i, h in enumerate(histories))
+    obs = HostObservation("h", 4000.0, vms)
+    decision, _ = manager.decide(obs, {}, seed=seed)
+    if decision.reason != "overload":
+        return
+    remaining, chosen = list(vms), []
+    limit = cap or len(remaining)
+    select = SELECTION.build("rs")
+    while remaining and len(chosen) < limit:
+        index = select(tuple(remaining), SelectionContext(seed=seed + len(chosen)))
+        assert index is not None
+        chosen.append(remaining.pop(index).vm_id)
+        if not remaining:
+            break
+        history = _plain_history(tuple(remaining), np.zeros(0), 4000.0)
+        if not (history.size and history[-1] > 0.5):
+            break
+    assert decision.vm_ids == tuple(chosen)

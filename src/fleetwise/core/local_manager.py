@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetwise.core.overload import OVERLOAD
@@ -113,30 +114,47 @@ class LocalDecision:
         return self.reason
 
 
+def _history_matrix(vms: tuple[VmObservation, ...]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The VMs' histories as rows aligned on their newest sample (zeros before a shorter
+    one starts), and each VM's history length."""
+    lengths = np.array([vm.cpu_history.size for vm in vms], dtype=np.intp)
+    width = int(lengths.max()) if lengths.size else 0
+    if lengths.size and int(lengths.min()) == width:
+        return np.stack([vm.cpu_history for vm in vms]).astype(np.float64, copy=False), lengths
+    matrix = np.zeros((len(vms), width))
+    for row, vm in enumerate(vms):
+        if vm.cpu_history.size:
+            matrix[row, width - vm.cpu_history.size :] = vm.cpu_history
+    return matrix, lengths
+
+
+def _utilisation(
+    matrix: FloatArray,
+    lengths: npt.NDArray[np.intp],
+    hypervisor_mhz: FloatArray,
+    capacity_mhz: float,
+) -> FloatArray:
+    length = int(lengths.max()) if lengths.size else 0
+    if length == 0 or capacity_mhz <= 0:
+        return np.zeros(0)
+    # Rows are added one after the other (a reduction over the outer axis), so the
+    # result is the same as adding each VM's history in turn; zeros change nothing.
+    total: FloatArray = np.add.reduce(matrix[:, matrix.shape[1] - length :], axis=0)
+    hyp = hypervisor_mhz[-length:]
+    if hyp.size:
+        total[length - hyp.size :] += hyp
+    out: FloatArray = total / capacity_mhz
+    return out
+
+
 def host_utilisation_history(obs: HostObservation) -> FloatArray:
     """(Σ VM MHz + hypervisor MHz) / capacity per sample, oldest first.
 
     Shorter histories are aligned on their newest sample and count 0 before it. VM
     histories are added one after the other, in the observation's order.
     """
-    lengths = [vm.cpu_history.size for vm in obs.vms]
-    length = max(lengths, default=0)
-    if length == 0 or obs.capacity_mhz <= 0:
-        return np.zeros(0)
-    if min(lengths) == length:
-        total = np.add.reduce(np.stack([vm.cpu_history for vm in obs.vms]), axis=0)
-    else:
-        total = np.zeros(length)
-        for vm in obs.vms:
-            n = vm.cpu_history.size
-            if n:
-                total[length - n :] += vm.cpu_history
-    hyp = obs.hypervisor_mhz[-length:]
-    if hyp.size:
-        total = total.copy()
-        total[length - hyp.size :] += hyp
-    out: FloatArray = total / obs.capacity_mhz
-    return out
+    matrix, lengths = _history_matrix(obs.vms)
+    return _utilisation(matrix, lengths, obs.hypervisor_mhz, obs.capacity_mhz)
 
 
 class LocalManager:
@@ -184,21 +202,23 @@ class LocalManager:
     def _select_until_relieved(
         self, obs: HostObservation, ctx: DetectorContext, over_state: JsonState, seed: int
     ) -> tuple[str, ...]:
-        remaining = list(obs.vms)
+        remaining = list(range(len(obs.vms)))
+        matrix, lengths = _history_matrix(obs.vms)
         chosen: list[str] = []
         limit = self.config.max_vms_per_request or len(remaining)
         while remaining and len(chosen) < limit:
-            index = self._select(tuple(remaining), SelectionContext(seed=seed + len(chosen)))
+            candidates = tuple(obs.vms[k] for k in remaining)
+            index = self._select(candidates, SelectionContext(seed=seed + len(chosen)))
             if index is None:
                 break
-            chosen.append(remaining.pop(index).vm_id)
+            chosen.append(obs.vms[remaining.pop(index)].vm_id)
             if not remaining:
                 break
-            reduced = HostObservation(
-                obs.host_id, obs.capacity_mhz, tuple(remaining), obs.hypervisor_mhz
-            )
             # Re-test with the state from before this interval: a what-if, not an observation.
-            still, _ = self._overload(host_utilisation_history(reduced), ctx, over_state)
+            history = _utilisation(
+                matrix[remaining], lengths[remaining], obs.hypervisor_mhz, obs.capacity_mhz
+            )
+            still, _ = self._overload(history, ctx, over_state)
             if not still:
                 break
         return tuple(chosen)
