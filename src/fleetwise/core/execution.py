@@ -1,7 +1,7 @@
 """Rules for carrying a plan out, shared by the controller's executor and the simulator.
 
-* :func:`startable`: which pending actions may start, given what they wait for (see
-  :func:`~fleetwise.core.planner.dependencies`).
+* :func:`startable` and :class:`Readiness`: which pending actions may start, given
+  what they wait for (see :func:`~fleetwise.core.planner.dependencies`).
 * :class:`MigrationSlots`: migrations run within caps, in total, out of one host and
   into one host.
 * :func:`sleep_blocker`: whether a host may be put to sleep now. A plan's sleep was
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleetwise.core.lifecycle import ActionState, HostPowerState
 from fleetwise.core.round import FleetObservation, unavailability
 
-__all__ = ["MigrationCaps", "MigrationSlots", "sleep_blocker", "startable"]
+__all__ = ["MigrationCaps", "MigrationSlots", "Readiness", "sleep_blocker", "startable"]
 
 _DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
 """Final states that let what waits for an action start."""
@@ -80,16 +81,57 @@ class MigrationSlots:
         self._in[destination] -= 1
 
 
+class Readiness:
+    """Which pending actions may start, kept up to date as actions change state.
+
+    An action may start when it is PENDING and every action it waits for succeeded or
+    was skipped; one whose dependency failed or was cancelled never starts (that ends
+    its plan). :meth:`update` costs a few steps per change, so a shell that follows a
+    plan step by step need not rescan it.
+    """
+
+    def __init__(
+        self, states: Mapping[int, ActionState], waits_for: Mapping[int, tuple[int, ...]]
+    ) -> None:
+        self._states = dict(states)
+        self._blockers = {
+            key: {d for d in waits_for.get(key, ()) if states[d] not in _DONE} for key in states
+        }
+        self._dependents: dict[int, list[int]] = {}
+        for key in states:
+            for dependency in waits_for.get(key, ()):
+                self._dependents.setdefault(dependency, []).append(key)
+        self._ready = sorted(
+            key
+            for key, state in states.items()
+            if state is ActionState.PENDING and not self._blockers[key]
+        )
+
+    def ready(self) -> list[int]:
+        """The actions that may start now, in plan order."""
+        return list(self._ready)
+
+    def update(self, key: int, state: ActionState) -> None:
+        """Action ``key`` is now in ``state``."""
+        self._states[key] = state
+        if state is not ActionState.PENDING:
+            position = bisect.bisect_left(self._ready, key)
+            if position < len(self._ready) and self._ready[position] == key:
+                del self._ready[position]
+        if state in _DONE:
+            for waiting in self._dependents.get(key, ()):
+                blockers = self._blockers[waiting]
+                blockers.discard(key)
+                if not blockers and self._states[waiting] is ActionState.PENDING:
+                    bisect.insort(self._ready, waiting)
+
+
 def startable(
     states: Mapping[int, ActionState], waits_for: Mapping[int, tuple[int, ...]]
 ) -> list[int]:
-    """The PENDING actions (in order) whose every dependency succeeded or was skipped.
-
-    An action whose dependency failed or was cancelled never starts: that ends its
-    plan.
-    """
-    pending = sorted(key for key, state in states.items() if state is ActionState.PENDING)
-    return [key for key in pending if all(states[d] in _DONE for d in waits_for.get(key, ()))]
+    """The PENDING actions (in order) whose every dependency succeeded or was skipped
+    (see :class:`Readiness`)."""
+    return Readiness(states, waits_for).ready()
 
 
 def sleep_blocker(
