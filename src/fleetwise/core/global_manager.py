@@ -160,11 +160,9 @@ class _Model:
         self.hosts: dict[str, HostState] = {h.host_id: h for h in hosts}
         self.index: dict[str, int] = {h.host_id: i for i, h in enumerate(hosts)}
         self.vm_ids = snapshot.vm_ids
-        self.row: dict[str, int] = {}
         self.cpu = snapshot.vm_cpu.tolist()
         self.ram = snapshot.vm_ram.tolist()
-        self.vm_host: dict[str, str] = {}
-        self.on_host: dict[str, set[str]] = {h.host_id: set() for h in hosts}
+        self.on_host: dict[str, set[str]] = {}
         self.table = HostTable.of(
             [
                 HostCapacity(
@@ -175,22 +173,24 @@ class _Model:
             ]
         )  # fmt: skip
         self.maintenance = np.array([h.maintenance for h in hosts], dtype=bool)
-        placed = [
-            (row, self.index[host])
-            for row, host in enumerate(snapshot.vm_hosts)
-            if host in self.index
-        ]
-        rows = np.array([row for row, _ in placed], dtype=np.intp)
-        where = np.array([i for _, i in placed], dtype=np.intp)
+        index = self.index
+        rows = np.array(
+            [row for row, host in enumerate(snapshot.vm_hosts) if host in index], dtype=np.intp
+        )
+        ids = [snapshot.vm_ids[row] for row in rows.tolist()]
+        names = [snapshot.vm_hosts[row] for row in rows.tolist()]
+        where = np.array([index[name] for name in names], dtype=np.intp)
         n = len(hosts)
         self.vm_count = np.bincount(where, minlength=n).astype(np.intp)
         self.table.cpu_used[:] += np.bincount(where, snapshot.vm_cpu[rows], minlength=n)
         self.table.ram_used[:] += np.bincount(where, snapshot.vm_ram[rows], minlength=n)
-        for row, _ in placed:
-            vm_id, host = snapshot.vm_ids[row], snapshot.vm_hosts[row]
-            self.row[vm_id] = row
-            self.vm_host[vm_id] = host
-            self.on_host[host].add(vm_id)
+        self.row = dict(zip(ids, rows.tolist(), strict=True))
+        self.vm_host = dict(zip(ids, names, strict=True))
+        order = np.argsort(where, kind="stable")
+        bounds = np.searchsorted(where[order], np.arange(n + 1))
+        ordered = np.array(ids, dtype=object)[order] if ids else np.array([], dtype=object)
+        for i, h in enumerate(hosts):
+            self.on_host[h.host_id] = set(ordered[bounds[i] : bounds[i + 1]].tolist())
 
     def demand(self, vm_id: str) -> VmDemand:
         """The VM as placement sees it."""

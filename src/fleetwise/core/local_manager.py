@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetwise.core.overload import OVERLOAD
 from fleetwise.core.selection import SELECTION
+from fleetwise.core.selection.simple import selection_key
 from fleetwise.core.types import (
     DetectorContext,
     FloatArray,
@@ -167,6 +168,9 @@ class LocalManager:
         )
         self._overload: HostDetector = OVERLOAD.build(config.overload.name, config.overload.params)
         self._select: VmSelector = SELECTION.build(config.selection.name, config.selection.params)
+        # A keyed policy picks the first VM with the least key, a key of that VM alone:
+        # the keys are computed once per decision instead of once per pick.
+        self._key = selection_key(config.selection.name, config.selection.params)
 
     def migration_time_s(self, obs: HostObservation) -> float:
         """Mean VM RAM over the migration bandwidth."""
@@ -181,7 +185,8 @@ class LocalManager:
         """One decision for the host; returns it with the detectors' new state."""
         if not obs.vms:
             return LocalDecision("none"), dict(state)
-        history = host_utilisation_history(obs)
+        matrix, lengths = _history_matrix(obs.vms)
+        history = _utilisation(matrix, lengths, obs.hypervisor_mhz, obs.capacity_mhz)
         ctx = DetectorContext(self.config.time_step_s, self.migration_time_s(obs))
         under_state = state.get("underload", {})
         over_state = state.get("overload", {})
@@ -196,21 +201,31 @@ class LocalManager:
             return LocalDecision("none"), new_state
         if obs.migrating:
             return LocalDecision("overload", held_back=True), new_state
-        chosen = self._select_until_relieved(obs, ctx, over_state, seed)
+        chosen = self._select_until_relieved(obs, (matrix, lengths), ctx, over_state, seed)
         return LocalDecision("overload", chosen), new_state
 
     def _select_until_relieved(
-        self, obs: HostObservation, ctx: DetectorContext, over_state: JsonState, seed: int
+        self,
+        obs: HostObservation,
+        histories: tuple[FloatArray, npt.NDArray[np.intp]],
+        ctx: DetectorContext,
+        over_state: JsonState,
+        seed: int,
     ) -> tuple[str, ...]:
         remaining = list(range(len(obs.vms)))
-        matrix, lengths = _history_matrix(obs.vms)
+        matrix, lengths = histories
         chosen: list[str] = []
         limit = self.config.max_vms_per_request or len(remaining)
+        keys = [self._key(vm) for vm in obs.vms] if self._key is not None else None
         while remaining and len(chosen) < limit:
-            candidates = tuple(obs.vms[k] for k in remaining)
-            index = self._select(candidates, SelectionContext(seed=seed + len(chosen)))
-            if index is None:
-                break
+            if keys is not None:
+                index = min(range(len(remaining)), key=lambda i: keys[remaining[i]])
+            else:
+                candidates = tuple(obs.vms[k] for k in remaining)
+                found = self._select(candidates, SelectionContext(seed=seed + len(chosen)))
+                if found is None:
+                    break
+                index = found
             chosen.append(obs.vms[remaining.pop(index)].vm_id)
             if not remaining:
                 break

@@ -11,6 +11,7 @@ Both carry the power drawn while asleep (``sleep_w``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -130,6 +131,7 @@ POWER_MODELS: dict[str, PowerModel] = {
 }
 
 
+@functools.cache
 def power_table(model: PowerModel) -> tuple[float, ...]:
     """Watts at 0 %, 10 %, …, 100 % load (exact for both kinds of model: a linear one
     interpolates linearly between its own points)."""

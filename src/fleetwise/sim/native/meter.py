@@ -85,34 +85,40 @@ class FleetMeter:
         hosts = self.host_mhz.size
         load = np.bincount(vm_host, demand, minlength=hosts)
         moving = moving_to >= 0
-        if moving.any():
+        any_moving = bool(moving.any())
+        if any_moving:
             load += np.bincount(
                 moving_to[moving], self.degradation * demand[moving], minlength=hosts
             )
-        share = np.minimum(1.0, np.divide(self.host_mhz, load, out=np.ones(hosts), where=load > 0))
-        served = demand * share[vm_host]
+        over_capacity = load > self.host_mhz
+        if over_capacity.any():
+            share = np.minimum(
+                1.0, np.divide(self.host_mhz, load, out=np.ones(hosts), where=load > 0)
+            )
+            served = demand * share[vm_host]
+        else:
+            served = demand  # every VM gets what it asks for
         awake = power == ACTIVE
-        busy = awake & (load > 0)
-        over = busy & (load > self.host_mhz)
+        asleep = power == ASLEEP
         utilisation = np.minimum(load / self.host_mhz, 1.0)
-        idle = self.power_tables[:, 0]
         watts = np.where(
             awake,
             interpolate_tables(self.power_tables, utilisation),
-            np.where(power == ASLEEP, self.sleep_w, idle),
+            np.where(asleep, self.sleep_w, self.power_tables[:, 0]),
         )
         drawn = float(watts.sum())
         self.energy_ws += drawn * dt
+        busy = awake & (load > 0)
         self.host_busy[busy] += dt
-        self.host_over[over] += dt
+        self.host_over[busy & over_capacity] += dt
         self.host_hot[awake & (load > self.hot_fraction * self.host_mhz)] += dt
-        self.host_awake[power != ASLEEP] += dt
-        self.host_asleep[power == ASLEEP] += dt
+        self.host_awake[~asleep] += dt
+        self.host_asleep[asleep] += dt
         self.demand += float(demand.sum()) * dt
         self.served += float(served.sum()) * dt
         self.vm_demand += demand * dt
         self.interval_served += served * dt
-        if moving.any():
+        if any_moving:
             lost = self.degradation * demand[moving] * dt
             self.shortfall += float(lost.sum())
             self.vm_shortfall[moving] += lost

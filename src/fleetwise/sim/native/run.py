@@ -379,8 +379,10 @@ class NativeRun:
                 ),
             )
             for action in plan.ready():
-                if action.kind is ActionKind.MIGRATE and slots.exhausted:
-                    continue
+                if action.kind is ActionKind.MIGRATE and not slots.can_start(
+                    action.host_id, action.destination or ""
+                ):
+                    continue  # the caps hold it back for now
                 started |= self._start(plan, action, slots)
         if plan.outcome is not None:
             self.plan = None
