@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from fleetwise.agent.sim_fleet import VM_TYPES, FleetPlan, create_fleet
-from fleetwise.drivers.hypervisor.base import MigrationOutcome, MigrationTarget, VmState
+from fleetwise.core.lifecycle import MigrationOutcome
+from fleetwise.drivers.hypervisor.base import MigrationTarget, VmState
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.shared_fleet import FleetHostSpec, FleetVmSpec, SharedFleet
 from fleetwise.drivers.power.base import PowerState
@@ -67,7 +68,7 @@ def test_cpu_time_follows_the_trace_and_restarts_after_a_migration(tmp_path: Pat
     assert fleet.locate(vm) == "h0"
     fleet.advance_clock(0.2)
     record = fleet.migration_status(ticket)
-    assert record.outcome is MigrationOutcome.COMPLETED
+    assert record.outcome is MigrationOutcome.SUCCEEDED
     assert record.finished_at == pytest.approx(600.0 + 256 / 50.0)
     assert fleet.locate(vm) == "h1"
     # Trace sample 2 (t = 600..900) is 0.3 again; the counter starts at arrival.
@@ -184,7 +185,7 @@ def test_a_vm_is_never_seen_on_two_hosts_during_a_live_migration(
         seen.append(hosts[0])
         if hosts[0] == "h1":
             break
-    assert worker.receive() == ("ok", "completed")
+    assert worker.receive() == ("ok", "succeeded")
     assert seen[0] == "h0" and seen[-1] == "h1"
     assert seen.count("h0") > 1  # observed while it was under way
     fleet.close()
@@ -253,10 +254,10 @@ class TwoProcessFleet(RuleBasedStateMachine):
         where: dict[str, str] = {}
         for m in self.fleet.migration_history():
             last[m.uuid] = m.outcome
-            if m.outcome is MigrationOutcome.COMPLETED:
+            if m.outcome is MigrationOutcome.SUCCEEDED:
                 where[m.uuid] = m.destination
         for uuid, host in where.items():
-            if last[uuid] is MigrationOutcome.COMPLETED:
+            if last[uuid] is MigrationOutcome.SUCCEEDED:
                 assert self.fleet.locate(uuid) == host
 
     def teardown(self) -> None:

@@ -274,7 +274,11 @@ def test_maintenance_toggles(harness: Harness) -> None:
 
 
 def test_health_answers_any_principal(harness: Harness) -> None:
-    assert harness.ok("GET", "/v1/health", "h3") == {"status": "ok", "database": "ok"}
+    assert harness.ok("GET", "/v1/health", "h3") == {
+        "status": "ok",
+        "database": "ok",
+        "reasons": [],
+    }
 
 
 def test_openapi_document_lists_every_endpoint_of_the_contract(harness: Harness) -> None:
@@ -292,12 +296,16 @@ def test_openapi_document_lists_every_endpoint_of_the_contract(harness: Harness)
         "/v1/hosts",
         "/v1/hosts/{host}",
         "/v1/hosts/{host}/maintenance",
+        "/v1/hosts/{host}/evacuate",
         "/v1/vms",
+        "/v1/vms/{uuid}",
         "/v1/plans",
         "/v1/plans/{plan_id}",
         "/v1/plans/{plan_id}/approve",
         "/v1/plans/{plan_id}/cancel",
         "/v1/migrations",
+        "/v1/migrations/{migration_id}",
+        "/v1/migrations/{migration_id}/resolve",
         "/v1/stats",
         "/v1/health",
         "/metrics",

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_AGENT, ACCESS_ANY
 from fleetwise.core.lifecycle import PlanMode
 from fleetwise.service import VirtualClock
+from fleetwise.store.migration_log import start_migration
 from fleetwise.store.plans import create_plan
 from fleetwise.store.records import ActionDraft, PlanDraft
 from tests.helpers.controller import ADMIN, T0, Harness, make_config, simulated_power, vm, vm_uuid
@@ -26,7 +27,7 @@ OWNER, OTHER = "h1", "h2"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Harness, dict[str, int]]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Harness, dict[str, Any]]]:
     clock = VirtualClock(epoch=T0.timestamp())
     harness = Harness(make_config(tmp_path_factory.mktemp("auth")), clock, simulated_power(clock))
     harness.register(OWNER, [vm(1)])
@@ -38,7 +39,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Harness, d
         expires_at=T0 + timedelta(days=1),
     )
     plan = harness.context.store.run(create_plan, draft, now=T0)
-    yield harness, {"plan_id": plan.id, "action_id": plan.actions[0].id}
+    migration = harness.context.store.run(start_migration, vm_uuid(2), OTHER, OWNER, now=T0)
+    yield (
+        harness,
+        {
+            "plan_id": plan.id,
+            "action_id": plan.actions[0].id,
+            "migration_id": migration.id,
+            "uuid": vm_uuid(1),
+        },
+    )
     harness.close()
 
 
@@ -85,12 +95,13 @@ VALID_BODIES: dict[str, Any] = {
     "/v1/actions/{action_id}/progress": {"percent": 50},
     "/v1/actions/{action_id}/result": {"ok": False, "error": "test"},
     "/v1/hosts/{host}/maintenance": {"on": False},
+    "/v1/migrations/{migration_id}/resolve": {"on": OTHER},
 }
 
 
 def _request(
     harness: Harness,
-    ids: dict[str, int],
+    ids: dict[str, Any],
     method: str,
     path: str,
     headers: dict[str, str],
@@ -102,7 +113,7 @@ def _request(
 
 @pytest.mark.parametrize(("method", "path", "access"), CASES)
 def test_no_or_invalid_token_is_401(
-    world: tuple[Harness, dict[str, int]], method: str, path: str, access: str
+    world: tuple[Harness, dict[str, Any]], method: str, path: str, access: str
 ) -> None:
     harness, ids = world
     for headers in (
@@ -116,7 +127,7 @@ def test_no_or_invalid_token_is_401(
 
 @pytest.mark.parametrize(("method", "path", "access"), CASES)
 def test_wrong_principal_is_403_and_right_one_passes(
-    world: tuple[Harness, dict[str, int]], method: str, path: str, access: str
+    world: tuple[Harness, dict[str, Any]], method: str, path: str, access: str
 ) -> None:
     harness, ids = world
     right = ADMIN if access == ACCESS_ADMIN else OWNER
@@ -128,20 +139,20 @@ def test_wrong_principal_is_403_and_right_one_passes(
     assert _request(harness, ids, method, path, harness.headers(wrong)) == 403
 
 
-def test_the_401_response_asks_for_a_bearer_token(world: tuple[Harness, dict[str, int]]) -> None:
+def test_the_401_response_asks_for_a_bearer_token(world: tuple[Harness, dict[str, Any]]) -> None:
     harness, _ = world
     response = harness.client.get("/v1/hosts")
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert "Authorization: Bearer" in response.json()["detail"]
 
 
-def test_admin_acts_for_any_host(world: tuple[Harness, dict[str, int]]) -> None:
+def test_admin_acts_for_any_host(world: tuple[Harness, dict[str, Any]]) -> None:
     harness, _ = world
     assert harness.call("GET", f"/v1/agents/{OTHER}/assignments", ADMIN).status_code == 200
 
 
 def test_the_token_never_appears_in_logs_or_errors(
-    world: tuple[Harness, dict[str, int]], caplog: pytest.LogCaptureFixture
+    world: tuple[Harness, dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     harness, _ = world
     secret = "Bearer never-log-this-secret-token"

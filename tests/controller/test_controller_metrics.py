@@ -71,6 +71,8 @@ def test_metrics_follow_a_finished_plan(harness: Harness) -> None:
     harness.execute()
     harness.finish_assignments("h1")
     harness.advance(600)
+    for host in ("h1", "h2"):
+        harness.heartbeat(host)  # the agents are alive: h1 may go to sleep
     harness.execute()
     harness.advance(600)
     values = _metrics(harness)

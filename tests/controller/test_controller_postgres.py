@@ -84,7 +84,7 @@ def test_api_and_a_plan_on_postgresql(
         )
         assert harness.vm_hosts() == {1: "h2", 2: "h2", 3: "h2"}
         assert harness.ok("GET", "/v1/stats")["hosts_by_state"]["asleep"] == 1
-        assert harness.ok("GET", "/v1/health") == {"status": "ok", "database": "ok"}
+        assert harness.ok("GET", "/v1/health") == {"status": "ok", "database": "ok", "reasons": []}
         big = {"cpu_cores": 1, "core_mhz": 1, "ram_mb": 2**40, "hypervisor_uri": "x"}
         assert harness.call("PUT", "/v1/agents/h3", "h3", big).status_code == 422
     finally:

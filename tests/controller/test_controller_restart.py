@@ -77,14 +77,27 @@ def test_vm_still_on_the_source_after_the_timeout_is_a_failed_attempt(
     assert after.state_of(plan_id)[0] == "succeeded"
 
 
-def test_silent_source_leaves_the_vm_where_it_was(make_harness: HarnessFactory) -> None:
-    before, plan_id = _migrating(make_harness, migration_timeout_s=120)
-    after = _restart(make_harness, before, migration_timeout_s=120)
-    after.advance(600)  # nobody reports VM 1
+def test_silent_hosts_end_the_migration_unknown_and_are_quarantined(
+    make_harness: HarnessFactory,
+) -> None:
+    settings = {"migration_timeout_s": 120, "heartbeat_timeout_s": 180, "dead_host_grace_s": 120}
+    before, plan_id = _migrating(make_harness, **settings)
+    after = _restart(make_harness, before, **settings)
+    after.advance(250)  # nobody reports VM 1, but the grace period is not over
     after.execute()
     assert after.state_of(plan_id)[1][0] == ("migrate", "ongoing")
-    assert after.vm_hosts()[1] == "h1"
-    assert after.ok("GET", "/v1/migrations")[0]["outcome"] is None
+    after.advance(60)  # now both ends have been silent for longer than 180 + 120 s
+    after.execute()
+    state, actions = after.state_of(plan_id)
+    assert state == "failed" and actions[0] == ("migrate", "failed")
+    assert after.ok("GET", "/v1/migrations")[0]["outcome"] == "unknown"
+    assert after.vm_hosts()[1] == "h1"  # where the store last saw it
+    hosts = {h["name"]: h for h in after.ok("GET", "/v1/hosts")}
+    assert hosts["h1"]["quarantined"] and hosts["h1"]["unreachable"]
+    health = after.ok("GET", "/v1/health")
+    assert health["status"] == "degraded" and any("quarantined" in r for r in health["reasons"])
+    after.heartbeat("h1", [vm(1)])  # its agent is back and says where VM 1 is
+    assert not {h["name"]: h for h in after.ok("GET", "/v1/hosts")}["h1"]["quarantined"]
 
 
 def test_approved_and_recommended_plans_survive_a_restart(make_harness: HarnessFactory) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.hypervisor.base import (
-    MigrationOutcome,
     MigrationProgress,
     MigrationTarget,
     VmState,
@@ -158,7 +158,7 @@ def test_live_migration_moves_the_guest(
 
     record_property("migration_s", result.duration_s)
     record_property("progress_reports", len(reports))
-    assert result.outcome is MigrationOutcome.COMPLETED, result.message
+    assert result.outcome is MigrationOutcome.SUCCEEDED, result.message
     assert result.duration_s < 30
     assert reports and VmState.MIGRATING in states
     assert [r.elapsed_s for r in reports] == sorted(r.elapsed_s for r in reports)

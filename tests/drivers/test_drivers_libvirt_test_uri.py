@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome, MigrationTarget, VmState
+from fleetwise.core.lifecycle import MigrationOutcome
+from fleetwise.drivers.hypervisor.base import MigrationTarget, VmState
 from fleetwise.errors import DriverError, ParameterError
 
 pytest.importorskip("libvirt", reason="libvirt-python is not installed")

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.clock import ManualClock
 from fleetwise.drivers.hypervisor.base import (
-    MigrationOutcome,
     MigrationProgress,
     MigrationTarget,
     VmState,
@@ -88,7 +88,7 @@ def test_migration_moves_the_vm_exactly_once() -> None:
 
     result = a.migrate(VM1, MigrationTarget("b"), progress=on_progress, timeout_s=60)
 
-    assert result.outcome is MigrationOutcome.COMPLETED
+    assert result.outcome is MigrationOutcome.SUCCEEDED
     assert result.duration_s == pytest.approx(10.0)  # 1000 MB at 100 MB/s
     assert clock.now() == pytest.approx(STEP + 10.0)
     assert reports and set(seen_states) == {VmState.MIGRATING}
@@ -99,7 +99,7 @@ def test_migration_moves_the_vm_exactly_once() -> None:
     assert a.list_vms() == []
     history = fleet.migration_history()
     assert [(r.source, r.destination, r.outcome) for r in history] == [
-        ("a", "b", MigrationOutcome.COMPLETED)
+        ("a", "b", MigrationOutcome.SUCCEEDED)
     ]
     # The VM ran on the source during the migration; its counter restarts on b.
     assert (a.host_cpu_times().busy_ns - busy_before) / 1e9 == pytest.approx(10.0)

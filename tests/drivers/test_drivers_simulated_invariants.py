@@ -9,8 +9,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.clock import ManualClock
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.simulated import SimulatedFleet, SimulatedHost, SimulatedVm
 from fleetwise.errors import DriverError
@@ -62,7 +62,7 @@ class FleetMachine(RuleBasedStateMachine):
     @invariant()
     def a_vm_moves_only_by_a_completed_migration(self) -> None:
         completed = [
-            r for r in self.fleet.migration_history() if r.outcome is MigrationOutcome.COMPLETED
+            r for r in self.fleet.migration_history() if r.outcome is MigrationOutcome.SUCCEEDED
         ]
         for uuid in VMS:
             moves = [r for r in completed if r.uuid == uuid]

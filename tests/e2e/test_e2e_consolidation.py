@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
+from fleetwise.core.lifecycle import MigrationOutcome
 from tests.helpers.sim_cluster import (
     HOSTS,
     NO_UNDERLOAD,
@@ -46,7 +46,7 @@ def test_underloaded_host_is_drained_and_put_to_sleep(
     assert record.outcome == "succeeded"
     [moved] = cluster.fleet.migration_history()
     assert (moved.uuid, moved.source, moved.destination) == (vm5, "h3", destination)
-    assert moved.outcome is MigrationOutcome.COMPLETED
+    assert moved.outcome is MigrationOutcome.SUCCEEDED
     hosts = {h.name: h for h in cluster.admin.hosts()}
     assert hosts["h3"].vms == 0 and hosts[destination].vms == 3
     assert cluster.admin.stats().hosts_by_state["asleep"] == 1
@@ -98,7 +98,7 @@ def test_overloaded_host_is_relieved(make_sim_cluster: SimClusterFactory) -> Non
     assert len(placement["h1"]) == 2
     assert sorted(len(placement[h]) for h in ("h2", "h3")) == [1, 2]
     [moved] = cluster.fleet.migration_history()
-    assert moved.source == "h1" and moved.outcome is MigrationOutcome.COMPLETED
+    assert moved.source == "h1" and moved.outcome is MigrationOutcome.SUCCEEDED
     [record] = cluster.migrations()
     assert (record.source, record.destination, record.outcome) == (
         "h1",
@@ -151,7 +151,7 @@ def test_sleeping_host_is_woken_before_migrations_to_it_start(
     ready = cluster.ready_at("h3")
     to_h3 = [m for m in cluster.fleet.migration_history() if m.destination == "h3"]
     assert len(to_h3) == len(into_h3)
-    assert all(m.started_at >= ready and m.outcome is MigrationOutcome.COMPLETED for m in to_h3)
+    assert all(m.started_at >= ready and m.outcome is MigrationOutcome.SUCCEEDED for m in to_h3)
     assert cluster.admin.host("h1").maintenance
 
 

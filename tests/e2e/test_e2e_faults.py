@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.store import Store
 from fleetwise.store.samples import last_host_samples
 from fleetwise.store.views import HostCpuSample
@@ -57,7 +57,7 @@ def test_controller_killed_mid_plan_resumes_it_after_a_restart(
     # Each VM moved exactly once, in the fleet and in the controller's records.
     moves = Counter(m.uuid for m in cluster.fleet.migration_history())
     assert moves == Counter({vm.uuid: 1 for vm in vms[:3]})
-    assert all(m.outcome is MigrationOutcome.COMPLETED for m in cluster.fleet.migration_history())
+    assert all(m.outcome is MigrationOutcome.SUCCEEDED for m in cluster.fleet.migration_history())
     records = cluster.migrations()
     assert sorted(m.vm_uuid for m in records) == sorted(vm.uuid for vm in vms[:3])
     assert all(m.outcome == "succeeded" and m.finished_at is not None for m in records)
@@ -94,7 +94,7 @@ def test_failing_migration_is_retried_then_fails_its_plan(
     consolidate_h3(cluster)  # the next request gets through
     history = cluster.fleet.migration_history()
     assert [m.outcome for m in history] == [MigrationOutcome.FAILED] * 3 + [
-        MigrationOutcome.COMPLETED
+        MigrationOutcome.SUCCEEDED
     ]
     assert [p.state for p in cluster.plans()][:1] == ["failed"]
     assert cluster.plans()[-1].state == "succeeded"

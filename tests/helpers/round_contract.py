@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fleetwise.core.lifecycle import HostPowerState
+from fleetwise.core.lifecycle import HostPowerState, MigrationOutcome
 from fleetwise.core.round import PendingRequest, RequestOutcome, RoundDecision
 from fleetwise.sim.native.meter import HOST_POWER
 from fleetwise.sim.native.run import NativeRun
@@ -137,7 +137,9 @@ class ControllerShell:
 
     def finish_migration(self, vm_number: int) -> None:
         migration = self.migrations.pop(vm_number)
-        view = self.h.context.store.run(finish_migration, migration, True, now=self.h.now())
+        view = self.h.context.store.run(
+            finish_migration, migration, MigrationOutcome.SUCCEEDED, now=self.h.now()
+        )
         self.placement[vm_number] = view.destination_host
 
     def cancel_plan(self) -> None:

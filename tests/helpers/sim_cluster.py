@@ -174,6 +174,7 @@ class SimCluster:
         root.mkdir(parents=True, exist_ok=True)
         self.hosts = list(hosts)
         self.vm_ids = sorted(vm.uuid for vm in vms)
+        self.removed: set[str] = set()
         self.fleet_path = root / "fleet.db"
         self.fleet = make_fleet(self.fleet_path, hosts, vms, **fleet_options)
         self.cluster = LocalCluster(
@@ -237,11 +238,17 @@ class SimCluster:
                 )
             time.sleep(0.05)
 
+    def remove_vm(self, uuid: str) -> None:
+        """Take a VM away from the fleet (as if it had been deleted); the checks follow."""
+        self.fleet.remove_vm(uuid)
+        self.removed.add(uuid)
+
     def check_invariants(self) -> None:
         """No VM lost or on two hosts (fleet file); each VM recorded once (controller)."""
         placement = self.fleet.placement()
         seen = [vm for vms in placement.values() for vm in vms]
-        assert sorted(seen) == self.vm_ids, f"fleet placement lost or doubled a VM: {placement}"
+        expected = sorted(set(self.vm_ids) - self.removed)
+        assert sorted(seen) == expected, f"fleet placement lost or doubled a VM: {placement}"
         try:
             recorded = [vm.uuid for vm in self.admin.vms()]
         except DriverError:

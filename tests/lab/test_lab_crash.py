@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetwise.drivers.hypervisor.base import MigrationOutcome
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.shared_fleet import (
     CrashedVm,

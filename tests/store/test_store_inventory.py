@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
-from fleetwise.core.lifecycle import HostPowerState, IllegalTransition, VmState
+from fleetwise.core.lifecycle import HostPowerState, IllegalTransition, MigrationOutcome, VmState
 from fleetwise.errors import ParameterError
 from fleetwise.store import ConflictError, NotFoundError, Store
 from fleetwise.store.inventory import (
@@ -358,7 +358,12 @@ def test_vm_location_follows_the_newest_observation(
             started = store.run(
                 start_migration, vm_uuid(op.vm), k.host, op.destination, now=at(op.t)
             )
-            store.run(finish_migration, started.id, op.succeeded, now=at(op.t + 1))
+            store.run(
+                finish_migration,
+                started.id,
+                MigrationOutcome.SUCCEEDED if op.succeeded else MigrationOutcome.FAILED,
+                now=at(op.t + 1),
+            )
             if op.succeeded and _newest(k) <= op.t + 1:
                 k.host, k.located_at = op.destination, op.t + 1
         # Invariants: nothing lost, nothing on two hosts, and the newest observation wins.

@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from fleetwise.core.lifecycle import HostPowerState
+from fleetwise.core.lifecycle import HostPowerState, MigrationOutcome
 from fleetwise.store import ConflictError, NotFoundError, Store
-from fleetwise.store.enums import MigrationOutcome
 from fleetwise.store.inventory import (
     list_vms,
     register_host,
@@ -36,7 +35,7 @@ def _host_of(store: Store, n: int) -> str | None:
 def test_successful_migration_moves_the_vm(fleet: Store) -> None:
     started = fleet.run(start_migration, vm_uuid(1), "h0", "h1", now=at(10))
     assert _host_of(fleet, 1) == "h0"  # still on the source while it runs
-    done = fleet.run(finish_migration, started.id, True, now=at(40))
+    done = fleet.run(finish_migration, started.id, MigrationOutcome.SUCCEEDED, now=at(40))
     assert (done.outcome, done.finished_at) == (MigrationOutcome.SUCCEEDED, at(40))
     assert _host_of(fleet, 1) == "h1"
     assert [(m.source_host, m.destination_host) for m in fleet.read(list_migrations)] == [
@@ -46,7 +45,9 @@ def test_successful_migration_moves_the_vm(fleet: Store) -> None:
 
 def test_failed_migration_leaves_the_vm_where_it_was(fleet: Store) -> None:
     started = fleet.run(start_migration, vm_uuid(1), "h0", "h1", now=at(10))
-    done = fleet.run(finish_migration, started.id, False, now=at(40), error="connection reset")
+    done = fleet.run(
+        finish_migration, started.id, MigrationOutcome.FAILED, now=at(40), error="connection reset"
+    )
     assert (done.outcome, done.error) == (MigrationOutcome.FAILED, "connection reset")
     assert _host_of(fleet, 1) == "h0"
     again = fleet.run(start_migration, vm_uuid(1), "h0", "h2", now=at(50))  # a retry may start
@@ -56,7 +57,7 @@ def test_failed_migration_leaves_the_vm_where_it_was(fleet: Store) -> None:
 def test_newer_report_beats_a_late_migration_record(fleet: Store) -> None:
     started = fleet.run(start_migration, vm_uuid(1), "h0", "h1", now=at(10))
     fleet.run(report_vms, "h2", [vm_report(1)], at(60), complete=False)
-    fleet.run(finish_migration, started.id, True, now=at(40))
+    fleet.run(finish_migration, started.id, MigrationOutcome.SUCCEEDED, now=at(40))
     assert _host_of(fleet, 1) == "h2"
 
 
@@ -113,9 +114,9 @@ def test_destination_must_be_awake_and_not_in_maintenance(fleet: Store) -> None:
 
 def test_a_migration_finishes_once(fleet: Store) -> None:
     started = fleet.run(start_migration, vm_uuid(1), "h0", "h1", now=at(10))
-    fleet.run(finish_migration, started.id, False, now=at(20))
+    fleet.run(finish_migration, started.id, MigrationOutcome.FAILED, now=at(20))
     with pytest.raises(ConflictError, match="already finished"):
-        fleet.run(finish_migration, started.id, True, now=at(30))
+        fleet.run(finish_migration, started.id, MigrationOutcome.SUCCEEDED, now=at(30))
     assert _host_of(fleet, 1) == "h0"
     with pytest.raises(NotFoundError):
-        fleet.run(finish_migration, started.id + 100, True, now=at(30))
+        fleet.run(finish_migration, started.id + 100, MigrationOutcome.SUCCEEDED, now=at(30))

@@ -42,6 +42,7 @@ TABLES = {
     "hosts",
     "migrations",
     "overload_log",
+    "probes",
     "plans",
     "reallocation_requests",
     "vm_samples",

@@ -40,6 +40,7 @@ __all__ = [
     "ActionProgress",
     "ActionResult",
     "Assignment",
+    "Evacuation",
     "FleetStats",
     "Health",
     "Heartbeat",
@@ -50,6 +51,7 @@ __all__ = [
     "MigrationOut",
     "PlanOut",
     "ReallocationBody",
+    "ResolveBody",
     "SampleBatch",
     "VmOut",
     "VmReport",
@@ -148,7 +150,20 @@ class MaintenanceBody(_Body):
     on: bool
 
 
+class ResolveBody(_Body):
+    """Where the VM of a stuck or unknown migration is (its source or its destination)."""
+
+    on: str = Field(min_length=1, max_length=255)
+
+
 class HostOut(BaseModel):
+    """A host: power state, maintenance, whether its agent is heard, and quarantine.
+
+    ``unreachable``: the host should be awake but its agent has been silent longer than
+    the heartbeat timeout; ``quarantined``: kept out of placement until its agent reports
+    its VMs again (``quarantine_reason`` says why).
+    """
+
     name: str
     power_state: str
     maintenance: bool
@@ -157,15 +172,28 @@ class HostOut(BaseModel):
     vms: int
     last_heartbeat: datetime | None = None
     hypervisor_uri: str | None = None
+    migration_uri: str | None = None
+    cpu_cores: int | None = None
+    core_mhz: int | None = None
+    registered_at: datetime | None = None
+    unreachable: bool = False
+    quarantined: bool = False
+    quarantine_reason: str | None = None
 
 
 class VmOut(BaseModel):
+    """A VM, where it is and its latest CPU sample (``cpu_mhz``, None without one)."""
+
     uuid: str
     host: str | None
     state: str
     ram_mb: int
     vcpus: int
     cpu_mhz: float | None = None
+    name: str | None = None
+    capacity_mhz: int | None = None
+    located_at: datetime | None = None
+    reported_at: datetime | None = None
 
 
 class ActionOut(BaseModel):
@@ -200,17 +228,32 @@ class MigrationOut(BaseModel):
     action_id: int | None = None
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: Literal["succeeded", "failed"] | None = None
+    outcome: Literal["succeeded", "failed", "timed_out", "unknown"] | None = None
     error: str | None = None
 
 
+class Evacuation(BaseModel):
+    """A host put into maintenance and drained at once: the plan that drains it, or
+    ``waiting`` when an open plan holds the drain back until it ends."""
+
+    host: HostOut
+    plan_id: int | None = None
+    waiting: bool = False
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
-    database: Literal["ok"]
+    """``degraded`` (with ``reasons``) when the database takes no writes or hosts are
+    unreachable or quarantined; the controller still answers."""
+
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "read-only"]
+    reasons: list[str] = Field(default_factory=list)
 
 
 class FleetStats(BaseModel):
     hosts_by_state: dict[str, int]
+    hosts_unreachable: int = 0
+    hosts_quarantined: int = 0
     vms: int
     migrations_total: int
     aotf: float

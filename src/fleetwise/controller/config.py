@@ -31,6 +31,8 @@ Example (every key but ``admin_token_hash`` is optional; defaults shown)::
     max_attempts: 3
     migration_timeout_s: 600
     wake_timeout_s: 300
+    heartbeat_timeout_s: 180                   # a silent host is unreachable after this
+    dead_host_grace_s: 120                     # then its migrations end unknown after this
     sample_retention_s: 86400
     metrics: {window_s: 86400, energy: {active_w: 200, asleep_w: 10, transition_w: 200}}
 
@@ -243,7 +245,12 @@ class ControllerConfig(_Section):
     migration_timeout_s: Seconds = 600.0
     wake_timeout_s: Seconds = 300.0
     heartbeat_timeout_s: Seconds = Field(
-        default=900.0, description="a host silent for longer is left out of placement"
+        default=180.0, description="a host silent for longer is unreachable: left out of placement"
+    )
+    dead_host_grace_s: Seconds = Field(
+        default=120.0,
+        description="after a host became unreachable, how long a migration to or from it may "
+        "wait for another report of its VM before it ends unknown",
     )
     sample_retention_s: Seconds = 86_400.0
     retention_spacing_s: Seconds = 3_600.0

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.usecases.figures import read_figures
-from fleetwise.store.enums import MigrationOutcome
+from fleetwise.core.lifecycle import MigrationOutcome
 
 __all__ = ["ControllerMetrics", "FleetCollector", "RequestTimer", "controller_registry"]
 
@@ -39,6 +39,16 @@ class FleetCollector(Collector):
         for state, count in counts.hosts_by_state.items():
             hosts.add_metric([state.value], count)
         yield hosts
+        yield GaugeMetricFamily(
+            "fleetwise_hosts_unreachable",
+            "Hosts that should be awake whose agent has gone silent",
+            value=len(figures.unreachable),
+        )
+        yield GaugeMetricFamily(
+            "fleetwise_hosts_quarantined",
+            "Hosts kept out of placement until their agent reports again",
+            value=len(figures.quarantined),
+        )
         yield GaugeMetricFamily("fleetwise_vms", "VMs placed on a host", value=counts.vms)
         yield CounterMetricFamily(
             "fleetwise_migrations_started",
@@ -48,6 +58,7 @@ class FleetCollector(Collector):
         for outcome, name in (
             (MigrationOutcome.SUCCEEDED, "succeeded"),
             (MigrationOutcome.FAILED, "failed"),
+            (MigrationOutcome.UNKNOWN, "unknown"),
         ):
             yield CounterMetricFamily(
                 f"fleetwise_migrations_{name}",

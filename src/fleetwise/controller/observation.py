@@ -19,11 +19,40 @@ from fleetwise.core.round import (
     MigrationInFlight,
     PendingRequest,
     VmTable,
+    unreachable,
 )
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.fleet import FleetData
+from fleetwise.store.views import HostView
 
-__all__ = ["observe_fleet"]
+__all__ = ["fleet_host", "is_unreachable", "observe_fleet"]
+
+
+def fleet_host(
+    host: HostView,
+    *,
+    power_control: bool = True,
+    power_model: PowerModel | None = None,
+    hypervisor_mhz: float = 0.0,
+) -> FleetHost:
+    """A stored host as the decision core sees it."""
+    return FleetHost(
+        host_id=host.name,
+        cpu_mhz=float(host.cpu_mhz),
+        ram_mb=float(host.ram_mb),
+        power=host.power_state,
+        last_heard_s=None if host.last_heartbeat is None else host.last_heartbeat.timestamp(),
+        maintenance=host.maintenance,
+        hypervisor_mhz=hypervisor_mhz,
+        power_model=power_model,
+        power_control=power_control,
+        quarantined=host.quarantined_at is not None,
+    )
+
+
+def is_unreachable(host: HostView, now: datetime, heartbeat_timeout_s: float) -> bool:
+    """Whether ``host`` should be awake but its agent has gone silent (see the core's rule)."""
+    return unreachable(fleet_host(host), now.timestamp(), heartbeat_timeout_s)
 
 
 def observe_fleet(
@@ -37,16 +66,11 @@ def observe_fleet(
     return FleetObservation(
         now_s=now.timestamp(),
         hosts=tuple(
-            FleetHost(
-                host_id=h.name,
-                cpu_mhz=float(h.cpu_mhz),
-                ram_mb=float(h.ram_mb),
-                power=h.power_state,
-                last_heard_s=None if h.last_heartbeat is None else h.last_heartbeat.timestamp(),
-                maintenance=h.maintenance,
-                hypervisor_mhz=_hypervisor_mhz(fleet, h.name),
-                power_model=power_model(h.name),
+            fleet_host(
+                h,
                 power_control=power_control(h.name),
+                power_model=power_model(h.name),
+                hypervisor_mhz=_hypervisor_mhz(fleet, h.name),
             )
             for h in fleet.hosts
         ),

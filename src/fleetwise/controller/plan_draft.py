@@ -69,4 +69,5 @@ def draft_plan(
         expires_at=now + timedelta(seconds=expiry_s),
         source_host=single.host_id if single is not None else None,
         request_id=single.request_id if single is not None else None,
+        drained=decision.drained,
     )

@@ -4,6 +4,8 @@
   what they wait for (see :func:`~fleetwise.core.planner.dependencies`).
 * :class:`MigrationSlots`: migrations run within caps, in total, out of one host and
   into one host.
+* :func:`migration_end`: how a migration whose agent sent no result ended, from the
+  agents' reports, or UNKNOWN once an end host has been silent too long.
 * :func:`sleep_blocker`: whether a host may be put to sleep now. A plan's sleep was
   right when it was planned; by the time its turn comes the host may hold a VM again,
   be needed as a spare, or have lost its power control.
@@ -14,13 +16,23 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetwise.core.lifecycle import ActionState, HostPowerState
-from fleetwise.core.round import FleetObservation, unavailability
+from fleetwise.core.lifecycle import ActionState, HostPowerState, MigrationOutcome, VmState
+from fleetwise.core.round import FleetObservation, unavailability, unreachable
 
-__all__ = ["MigrationCaps", "MigrationSlots", "Readiness", "sleep_blocker", "startable"]
+__all__ = [
+    "MigrationCaps",
+    "MigrationSlots",
+    "Readiness",
+    "RunningMigration",
+    "arrived",
+    "migration_end",
+    "sleep_blocker",
+    "startable",
+]
 
 _DONE = frozenset({ActionState.SUCCEEDED, ActionState.SKIPPED})
 """Final states that let what waits for an action start."""
@@ -149,6 +161,8 @@ def sleep_blocker(
         return f"host {host_id} is not awake"
     if not host.power_control:
         return f"host {host_id} has no power control"
+    if unreachable(host, observation.now_s, heartbeat_timeout_s):
+        return f"host {host_id} is unreachable"
     if host.maintenance:
         return f"host {host_id} is in maintenance"
     counts: dict[str, int] = {}
@@ -171,3 +185,74 @@ def sleep_blocker(
     if spares < spare_hosts:
         return f"host {host_id} is kept awake as a spare ({spares} of {spare_hosts} spares awake)"
     return None
+
+
+@dataclass(frozen=True)
+class RunningMigration:
+    """What the executor knows of a migration under way, times in seconds on one base.
+
+    ``vm_host`` is where the VM was last reported (None if no host reports it),
+    ``vm_state`` what that host reported, and ``vm_located_s``/``vm_reported_s`` when
+    that location and report were made.
+    """
+
+    source: str
+    destination: str
+    started_s: float
+    vm_host: str | None
+    vm_state: VmState
+    vm_located_s: float | None
+    vm_reported_s: float
+    source_heard_s: float | None
+    destination_heard_s: float | None
+
+
+def arrived(migration: RunningMigration) -> bool:
+    """Whether the destination reported the VM running since the migration started."""
+    m = migration
+    return (
+        m.vm_host == m.destination
+        and m.vm_state is VmState.RUNNING
+        and m.vm_located_s is not None
+        and m.vm_located_s >= m.started_s
+    )
+
+
+def migration_end(
+    migration: RunningMigration,
+    now_s: float,
+    *,
+    timeout_s: float,
+    heartbeat_timeout_s: float,
+    grace_s: float,
+) -> tuple[MigrationOutcome | None, str]:
+    """How a migration whose agent sent no result ended, from what the agents report
+    (None while it cannot be told yet), with a sentence saying why.
+
+    * the destination reports the VM running since the attempt started: it succeeded;
+    * after the migration timeout the source still reports the VM: it failed;
+    * an end host silent longer than the heartbeat timeout plus ``grace_s``: nobody can
+      tell, the outcome is UNKNOWN (the caller quarantines both hosts).
+    """
+    m = migration
+    if arrived(m):
+        return MigrationOutcome.SUCCEEDED, "the destination reports the VM running"
+    deadline = m.started_s + timeout_s
+    if (
+        now_s > deadline
+        and m.vm_host == m.source
+        and m.vm_state is not VmState.MIGRATING
+        and m.vm_reported_s > deadline
+    ):
+        return MigrationOutcome.FAILED, (
+            f"no result within {timeout_s:g} s and the source still reports the VM"
+        )
+    for host, heard in ((m.source, m.source_heard_s), (m.destination, m.destination_heard_s)):
+        since = m.started_s if heard is None else max(heard, m.started_s)
+        silent = now_s - since
+        if silent > heartbeat_timeout_s + grace_s:
+            return MigrationOutcome.UNKNOWN, (
+                f"host {host} has been silent for {silent:.0f} s and no other report tells "
+                "where the VM is"
+            )
+    return None, ""

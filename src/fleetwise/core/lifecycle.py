@@ -42,6 +42,7 @@ __all__ = [
     "ActionState",
     "HostPowerState",
     "IllegalTransition",
+    "MigrationOutcome",
     "PlanMode",
     "PlanState",
     "PlanStatus",
@@ -104,6 +105,16 @@ class VmState(StrEnum):
     CRASHED = auto()
     MIGRATING = auto()
     MISSING = auto()
+
+
+class MigrationOutcome(StrEnum):
+    """How a live migration ended. Unless SUCCEEDED the VM was still on its source when
+    the attempt ended; UNKNOWN when neither end could tell (a host died meanwhile)."""
+
+    SUCCEEDED = auto()
+    FAILED = auto()
+    TIMED_OUT = auto()
+    UNKNOWN = auto()
 
 
 class PlanMode(StrEnum):

@@ -9,7 +9,8 @@
 2. **Gating.** While a plan is open nothing new is planned, so no two plans ever book
    the same VM or host: the remaining requests are WAITING (they stay pending).
 3. **Eligibility.** A host takes part if it is asleep, or active with an agent heard
-   within ``heartbeat_timeout_s``, and no migration in flight leaves or enters it.
+   within ``heartbeat_timeout_s``, no migration in flight leaves or enters it, and it
+   is not quarantined.
    Requests from other hosts are HOST_UNAVAILABLE; those from hosts the fleet does not
    know are UNKNOWN_HOST.
 4. **Demand.** A VM's CPU demand is the mean of its last ``demand_samples`` samples
@@ -57,6 +58,7 @@ __all__ = [
     "VmTable",
     "plan_round",
     "unavailability",
+    "unreachable",
 ]
 
 Reason = Literal["underload", "overload"]
@@ -68,7 +70,8 @@ class FleetHost:
 
     ``last_heard_s`` is when its agent was last heard from (same time base as the
     observation's ``now_s``), None if never; ``power_control`` is whether it can be put
-    to sleep and woken.
+    to sleep and woken; ``quarantined`` keeps it out of placement until its agent reports
+    again (a migration to or from it ended with the VM's whereabouts unknown).
     """
 
     host_id: str
@@ -80,6 +83,7 @@ class FleetHost:
     hypervisor_mhz: float = 0.0
     power_model: PowerModel | None = None
     power_control: bool = True
+    quarantined: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,14 @@ class RoundDecision:
         return "; ".join(parts) or "host power"
 
 
+def unreachable(host: FleetHost, now_s: float, heartbeat_timeout_s: float) -> bool:
+    """Whether ``host`` should be awake but its agent was never heard or has been silent
+    longer than the heartbeat timeout."""
+    if host.power is not HostPowerState.ACTIVE:
+        return False
+    return host.last_heard_s is None or now_s - host.last_heard_s > heartbeat_timeout_s
+
+
 def unavailability(host: FleetHost, now_s: float, heartbeat_timeout_s: float) -> str | None:
     """Why ``host`` cannot take part in a plan (None if it can): it must be asleep, or
     active with an agent heard within the timeout."""
@@ -266,6 +278,8 @@ def _exclusion(host: FleetHost, now_s: float, timeout_s: float, migrating: set[s
     """Why ``host`` takes no part in the round, or None if it does."""
     if host.host_id in migrating:
         return "in a migration whose outcome is not known yet"
+    if host.quarantined:
+        return "quarantined until its agent reports its VMs again"
     return unavailability(host, now_s, timeout_s)
 
 

@@ -16,6 +16,7 @@ from fleetwise.core.lifecycle import (
     ActionKind,
     ActionState,
     HostPowerState,
+    MigrationOutcome,
     PlanState,
     is_terminal,
 )
@@ -23,7 +24,12 @@ from fleetwise.errors import ConflictError, NotFoundError
 from fleetwise.store.inventory import (
     set_host_power_state,
 )
-from fleetwise.store.migration_log import finish_migration, start_migration
+from fleetwise.store.migration_log import (
+    finish_migration,
+    found_on,
+    get_migration,
+    start_migration,
+)
 from fleetwise.store.models import (
     PlanRow,
 )
@@ -41,6 +47,7 @@ __all__ = [
     "begin_migration_attempt",
     "begin_power_attempt",
     "fail_attempt",
+    "resolve_migration",
     "settle_migration",
     "succeed_action",
 ]
@@ -153,20 +160,52 @@ def fail_attempt(
 
 
 def settle_migration(
-    session: Session, migration_id: int, succeeded: bool, error: str | None, *, now: datetime
+    session: Session,
+    migration_id: int,
+    outcome: MigrationOutcome,
+    error: str | None,
+    *,
+    now: datetime,
 ) -> ActionView | None:
     """Record how a migration ended and advance its action; returns the action, if any.
 
-    A failure counts as a failed attempt of the action (see :func:`fail_attempt`).
+    A failure counts as a failed attempt of the action (see :func:`fail_attempt`); an
+    UNKNOWN outcome fails the action for good (nobody can tell where the VM is).
     """
-    migration = finish_migration(session, migration_id, succeeded, now=now, error=error)
+    migration = finish_migration(session, migration_id, outcome, now=now, error=error)
     if migration.action_id is None:
         return None
     action = get_action(session, migration.action_id)
     if action.state is not ActionState.ONGOING:
         return action
-    if succeeded:
+    if outcome is MigrationOutcome.SUCCEEDED:
         return transition_action(
             session, action.id, ActionState.ONGOING, ActionState.SUCCEEDED, now=now
         )
-    return fail_attempt(session, action.id, error or "migration failed", now=now)
+    final = outcome is MigrationOutcome.UNKNOWN
+    return fail_attempt(session, action.id, error or "migration failed", now=now, final=final)
+
+
+def resolve_migration(
+    session: Session, migration_id: int, host: str, *, now: datetime
+) -> MigrationView:
+    """The admin says where the VM of a stuck or unknown migration is: on ``host``.
+
+    A running migration is settled accordingly (on the destination it succeeded, on
+    the source it failed and its action may be retried); one that ended unknown takes
+    the outcome; either way the VM is recorded on ``host`` and both hosts leave
+    quarantine.
+    """
+    note = f"resolved by the admin: the VM is on {host}"
+    before = get_migration(session, migration_id)
+    migration, outcome = found_on(session, migration_id, host, now=now, note=note)
+    if before.outcome is None:
+        settle_migration(
+            session,
+            migration_id,
+            outcome,
+            None if outcome is MigrationOutcome.SUCCEEDED else note,
+            now=now,
+        )
+        migration = get_migration(session, migration_id)
+    return migration

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum, auto
 
-__all__ = ["MigrationOutcome", "ReallocationReason"]
+__all__ = ["ReallocationReason"]
 
 
 class ReallocationReason(StrEnum):
@@ -15,10 +15,3 @@ class ReallocationReason(StrEnum):
 
     UNDERLOAD = auto()
     OVERLOAD = auto()
-
-
-class MigrationOutcome(StrEnum):
-    """How a live migration ended."""
-
-    SUCCEEDED = auto()
-    FAILED = auto()

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.lifecycle import (
     HostPowerState,
+    MigrationOutcome,
     PlanState,
 )
 from fleetwise.errors import NotFoundError
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.enums import MigrationOutcome
 from fleetwise.store.inventory import (
     list_hosts,
     list_vms,
@@ -29,6 +29,7 @@ from fleetwise.store.models import (
     MigrationRow,
     OverloadLogRow,
     PlanRow,
+    ProbeRow,
     RequestRow,
     VmRow,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "overload_states_before",
     "pending_requests",
     "ping",
+    "probe_write",
     "read_fleet",
     "vm_counts_by_host",
 ]
@@ -179,3 +181,13 @@ def overload_states_before(session: Session, ts: datetime) -> dict[str, bool]:
 def ping(session: Session) -> None:
     """Do nothing but reach the database (a health check)."""
     session.execute(select(literal(1))).one()
+
+
+def probe_write(session: Session, *, now: datetime) -> None:
+    """Write one row (the health check's proof that the database takes writes)."""
+    probe = session.get(ProbeRow, 1)
+    if probe is None:
+        session.add(ProbeRow(id=1, checked_at=require_utc(now)))
+    else:
+        probe.checked_at = require_utc(now)
+    session.flush()

@@ -42,6 +42,7 @@ __all__ = [
     "list_vms",
     "overload_history",
     "power_history",
+    "quarantine_hosts",
     "record_heartbeat",
     "record_overload_state",
     "register_host",
@@ -108,6 +109,15 @@ def record_heartbeat(session: Session, host: str, *, now: datetime) -> None:
     row = host_by_name(session, host, lock=True)
     if row.last_heartbeat is None or row.last_heartbeat < now:
         row.last_heartbeat = now
+
+
+def quarantine_hosts(session: Session, hosts: Sequence[str], reason: str, *, now: datetime) -> None:
+    """Keep ``hosts`` out of placement until each reports its VMs again."""
+    now = require_utc(now)
+    for name in sorted(set(hosts)):
+        row = host_by_name(session, name, lock=True)
+        row.quarantined_at = now
+        row.quarantine_reason = reason[:255]
 
 
 def set_host_power_state(
@@ -192,13 +202,18 @@ def report_vms(
     newest-observation rule. With ``complete`` (the report lists every VM of the
     host), VMs recorded on this host but absent from the report are released: no
     host, state MISSING. A VM is never deleted, and its single ``host_id`` means it
-    is on at most one host.
+    is on at most one host. A complete report made after the host was quarantined
+    lifts the quarantine.
     """
     reported_at = require_utc(reported_at)
     uuids = [r.uuid for r in reports]
     if len(set(uuids)) != len(uuids):
         raise ParameterError(f"host {host} reported the same VM twice")
     host_row = host_by_name(session, host, lock=True)
+    if complete and host_row.quarantined_at is not None and host_row.quarantined_at <= reported_at:
+        # The host told where each of its VMs is: what the quarantine waited for.
+        host_row.quarantined_at = None
+        host_row.quarantine_reason = None
     created = _insert_new_vms(session, host_row.id, reports, reported_at)
     pending = {r.uuid: r for r in reports if r.uuid not in created}
     moved: list[str] = []

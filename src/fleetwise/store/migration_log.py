@@ -13,16 +13,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from fleetwise.core.lifecycle import HostPowerState
+from fleetwise.core.lifecycle import HostPowerState, MigrationOutcome
 from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
-from fleetwise.store.enums import MigrationOutcome
 from fleetwise.store.lookup import host_by_name, vm_by_uuid
-from fleetwise.store.models import ActionRow, MigrationRow, VmRow
+from fleetwise.store.models import ActionRow, HostRow, MigrationRow, VmRow
 from fleetwise.store.views import MigrationView, migration_view
 
 __all__ = [
     "finish_migration",
+    "found_on",
+    "get_migration",
     "list_migrations",
     "migration_of_action",
     "start_migration",
@@ -98,12 +99,13 @@ def start_migration(
 def finish_migration(
     session: Session,
     migration_id: int,
-    succeeded: bool,
+    outcome: MigrationOutcome,
     *,
     now: datetime,
     error: str | None = None,
 ) -> MigrationView:
-    """Record how a migration ended; on success the VM is now on the destination."""
+    """Record how a migration ended; when it SUCCEEDED the VM is now on the destination
+    (otherwise it stays where the store last saw it)."""
     now = require_utc(now)
     migration = _load(session, migration_id, lock=True)
     if migration.finished_at is not None:
@@ -111,18 +113,61 @@ def finish_migration(
     if now < migration.started_at:
         raise ParameterError(f"migration {migration_id} cannot finish before it started")
     migration.finished_at = now
-    migration.outcome = MigrationOutcome.SUCCEEDED if succeeded else MigrationOutcome.FAILED
+    migration.outcome = outcome
     migration.error = None if error is None else error[:_MAX_ERROR]
-    if succeeded:
-        vm = session.scalars(
-            select(VmRow).where(VmRow.id == migration.vm_id).with_for_update()
-        ).one()
-        newest = vm.reported_at if vm.located_at is None else max(vm.reported_at, vm.located_at)
-        if newest <= now:
-            vm.host_id = migration.destination_host_id
-            vm.located_at = now
+    if outcome is MigrationOutcome.SUCCEEDED:
+        _locate(session, migration.vm_id, migration.destination_host_id, now)
     session.flush()
     return migration_view(migration)
+
+
+def _locate(session: Session, vm_id: int, host_id: int, now: datetime) -> None:
+    """Put the VM on ``host_id`` unless a newer observation placed it already."""
+    vm = session.scalars(select(VmRow).where(VmRow.id == vm_id).with_for_update()).one()
+    newest = vm.reported_at if vm.located_at is None else max(vm.reported_at, vm.located_at)
+    if newest <= now:
+        vm.host_id = host_id
+        vm.located_at = now
+
+
+def get_migration(session: Session, migration_id: int) -> MigrationView:
+    """One migration attempt."""
+    return migration_view(_load(session, migration_id))
+
+
+def found_on(
+    session: Session, migration_id: int, host: str, *, now: datetime, note: str
+) -> tuple[MigrationView, MigrationOutcome]:
+    """Someone who looked says the VM of a migration is on ``host``, one of its two ends:
+    the VM is placed there and both hosts leave quarantine. Returns the migration and
+    the outcome this means (SUCCEEDED on the destination, FAILED on the source). A
+    migration that ended unknown takes that outcome; a running one is left for the
+    caller to settle."""
+    now = require_utc(now)
+    migration = _load(session, migration_id, lock=True)
+    if migration.outcome not in (None, MigrationOutcome.UNKNOWN):
+        raise ConflictError(f"migration {migration_id} already {migration.outcome.value}")
+    row = host_by_name(session, host)
+    if row.id not in (migration.source_host_id, migration.destination_host_id):
+        raise ConflictError(
+            f"host {host} is neither the source nor the destination of migration {migration_id}"
+        )
+    outcome = (
+        MigrationOutcome.SUCCEEDED
+        if row.id == migration.destination_host_id
+        else MigrationOutcome.FAILED
+    )
+    if migration.outcome is MigrationOutcome.UNKNOWN:
+        migration.outcome = outcome
+        migration.error = note[:_MAX_ERROR]
+    _locate(session, migration.vm_id, row.id, now)
+    for host_id in (migration.source_host_id, migration.destination_host_id):
+        end = session.get(HostRow, host_id)
+        if end is not None:
+            end.quarantined_at = None
+            end.quarantine_reason = None
+    session.flush()
+    return migration_view(migration), outcome
 
 
 def list_migrations(

@@ -29,13 +29,14 @@ from fleetwise.core.lifecycle import (
     ActionKind,
     ActionState,
     HostPowerState,
+    MigrationOutcome,
     PlanMode,
     PlanState,
     VmState,
 )
 from fleetwise.core.round import RequestOutcome
 from fleetwise.store.coltypes import TextEnum, UtcDateTime, enum_check
-from fleetwise.store.enums import MigrationOutcome, ReallocationReason
+from fleetwise.store.enums import ReallocationReason
 
 __all__ = [
     "ActionRow",
@@ -46,6 +47,7 @@ __all__ = [
     "MigrationRow",
     "OverloadLogRow",
     "PlanRow",
+    "ProbeRow",
     "RequestRow",
     "VmRow",
     "VmSampleRow",
@@ -70,7 +72,12 @@ class Base(DeclarativeBase):
 
 
 class HostRow(Base):
-    """A virtualisation host; ``cpu_mhz`` is the total MHz usable by VMs."""
+    """A virtualisation host; ``cpu_mhz`` is the total MHz usable by VMs.
+
+    A host is *quarantined* (kept out of placement) from ``quarantined_at`` until its
+    agent reports its VMs again: a migration to or from it ended without anyone able
+    to tell where the VM is.
+    """
 
     __tablename__ = "hosts"
     __table_args__ = (
@@ -95,6 +102,8 @@ class HostRow(Base):
     power_state: Mapped[HostPowerState] = mapped_column(TextEnum(HostPowerState))
     maintenance: Mapped[bool]
     last_heartbeat: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    quarantined_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    quarantine_reason: Mapped[str | None] = mapped_column(String(255))
     agent_credential_hash: Mapped[str | None] = mapped_column(String(255))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -229,6 +238,7 @@ class PlanRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    drained: Mapped[list[str] | None] = mapped_column(JSON)
 
     source_host: Mapped[HostRow | None] = relationship()
     actions: Mapped[list[ActionRow]] = relationship(
@@ -317,3 +327,12 @@ class MigrationRow(Base):
     vm: Mapped[VmRow] = relationship()
     source_host: Mapped[HostRow] = relationship(foreign_keys=[source_host_id])
     destination_host: Mapped[HostRow] = relationship(foreign_keys=[destination_host_id])
+
+
+class ProbeRow(Base):
+    """One row the health check writes, to know that the database takes writes."""
+
+    __tablename__ = "probes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -118,6 +118,7 @@ def create_plan(session: Session, draft: PlanDraft, *, now: datetime) -> PlanVie
         state=initial_plan_state(draft.mode),
         mode=draft.mode,
         reason=draft.reason,
+        drained=list(draft.drained) or None,
         source_host_id=hosts[draft.source_host] if draft.source_host else None,
         request_id=draft.request_id,
         created_at=now,

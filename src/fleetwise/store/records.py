@@ -223,6 +223,8 @@ class PlanDraft:
     expires_at: datetime | None = None
     source_host: str | None = None
     request_id: int | None = None
+    drained: tuple[str, ...] = ()
+    """Hosts in maintenance the plan empties."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, PlanMode):

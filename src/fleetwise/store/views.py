@@ -13,12 +13,13 @@ from fleetwise.core.lifecycle import (
     ActionKind,
     ActionState,
     HostPowerState,
+    MigrationOutcome,
     PlanMode,
     PlanState,
     VmState,
 )
 from fleetwise.core.round import RequestOutcome
-from fleetwise.store.enums import MigrationOutcome, ReallocationReason
+from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.models import (
     ActionRow,
     HostPowerLogRow,
@@ -77,6 +78,8 @@ class HostView:
     last_heartbeat: datetime | None
     registered_at: datetime
     updated_at: datetime
+    quarantined_at: datetime | None = None
+    quarantine_reason: str | None = None
 
 
 def host_view(host: HostRow) -> HostView:
@@ -98,6 +101,8 @@ def host_view(host: HostRow) -> HostView:
         last_heartbeat=host.last_heartbeat,
         registered_at=host.registered_at,
         updated_at=host.updated_at,
+        quarantined_at=host.quarantined_at,
+        quarantine_reason=host.quarantine_reason,
     )
 
 
@@ -226,6 +231,7 @@ class PlanView:
     updated_at: datetime
     expires_at: datetime | None
     actions: tuple[ActionView, ...]
+    drained: tuple[str, ...] = ()
 
 
 def plan_view(plan: PlanRow) -> PlanView:
@@ -242,6 +248,7 @@ def plan_view(plan: PlanRow) -> PlanView:
         updated_at=plan.updated_at,
         expires_at=plan.expires_at,
         actions=tuple(action_view(a) for a in plan.actions),
+        drained=tuple(plan.drained or ()),
     )
 
 

@@ -20,6 +20,8 @@ health_router = APIRouter(prefix="/v1", tags=[ACCESS_ANY], responses=ERROR_RESPO
 
 HostName = Annotated[str, Path(min_length=1, max_length=255, description="the host's name")]
 PlanId = Annotated[int, Path(ge=1, le=2**62, description="the plan's id")]
+MigrationId = Annotated[int, Path(ge=1, le=2**62, description="the migration's id")]
+VmUuid = Annotated[str, Path(min_length=1, max_length=64, description="the VM's UUID")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 
 
@@ -43,6 +45,13 @@ def maintenance(
     return inventory.maintenance(ctx, host, body.on)
 
 
+@router.post("/hosts/{host}/evacuate", response_model=schemas.Evacuation)
+def evacuate(host: HostName, ctx: Context, _: Admin) -> schemas.Evacuation:
+    """Drain a host now (maintenance on and a planning round at once); it stays out of
+    placement until maintenance is turned off."""
+    return inventory.evacuate(ctx, host)
+
+
 @router.get("/vms", response_model=list[schemas.VmOut])
 def vms(
     ctx: Context,
@@ -51,6 +60,12 @@ def vms(
 ) -> list[schemas.VmOut]:
     """Every VM (or those on one host) with its latest CPU sample."""
     return inventory.vms(ctx, host)
+
+
+@router.get("/vms/{uuid}", response_model=schemas.VmOut)
+def vm(uuid: VmUuid, ctx: Context, _: Admin) -> schemas.VmOut:
+    """One VM with its latest CPU sample."""
+    return inventory.vm(ctx, uuid)
 
 
 @router.get("/plans", response_model=list[schemas.PlanOut])
@@ -92,6 +107,21 @@ def migrations(
 ) -> list[schemas.MigrationOut]:
     """Migration attempts, oldest first."""
     return inventory.migrations(ctx, vm, since, limit)
+
+
+@router.get("/migrations/{migration_id}", response_model=schemas.MigrationOut)
+def migration(migration_id: MigrationId, ctx: Context, _: Admin) -> schemas.MigrationOut:
+    """One migration attempt."""
+    return inventory.migration(ctx, migration_id)
+
+
+@router.post("/migrations/{migration_id}/resolve", response_model=schemas.MigrationOut)
+def resolve(
+    migration_id: MigrationId, body: schemas.ResolveBody, ctx: Context, _: Admin
+) -> schemas.MigrationOut:
+    """Say where the VM of a stuck or unknown migration is: on its source (the migration
+    failed) or its destination (it succeeded); both hosts leave quarantine."""
+    return inventory.resolve_migration(ctx, migration_id, body.on)
 
 
 @router.get("/stats", response_model=schemas.FleetStats)

@@ -18,9 +18,10 @@ from fleetwise.api import schemas
 from fleetwise.controller.auth import Principal
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError
-from fleetwise.controller.usecases.migrations import arrival_confirmed
+from fleetwise.controller.usecases.migrations import running_migration
 from fleetwise.controller.usecases.shapes import aware, host_out, host_spec, vm_reports
-from fleetwise.core.lifecycle import ActionKind, ActionState
+from fleetwise.core.execution import arrived
+from fleetwise.core.lifecycle import ActionKind, ActionState, MigrationOutcome
 from fleetwise.drivers.ids import check_host_name
 from fleetwise.errors import ConflictError, ParameterError
 from fleetwise.store.attempts import settle_migration
@@ -175,7 +176,7 @@ def _record_result(
             return
         raise ConflictError(f"action {action_id} has no migration in progress")
     assert vm is not None
-    if not ok and arrival_confirmed(vm, migration):
+    if not ok and arrived(running_migration(migration, vm)):
         logger.warning(
             "migration %s reported failed, but the destination runs the VM: recorded as done",
             migration.id,
@@ -188,7 +189,13 @@ def _record_result(
         "succeeded" if ok else "failed",
         "" if ok else f": {error}",
     )
-    settle_migration(session, migration.id, ok, None if ok else error or None, now=now)
+    settle_migration(
+        session,
+        migration.id,
+        MigrationOutcome.SUCCEEDED if ok else MigrationOutcome.FAILED,
+        None if ok else error or None,
+        now=now,
+    )
 
 
 def migration_result(

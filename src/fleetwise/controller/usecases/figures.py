@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from fleetwise.api import schemas
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.efficacy import Efficacy, efficacy, power_watts
+from fleetwise.controller.observation import is_unreachable
 from fleetwise.store.fleet import FleetCounts, fleet_counts, overload_states_before
 from fleetwise.store.inventory import list_hosts, overload_history, power_history
 from fleetwise.store.views import HostView, OverloadEntry, PowerLogEntry
@@ -24,6 +25,8 @@ class FleetFigures:
     counts: FleetCounts
     efficacy: Efficacy
     power_w: float
+    unreachable: tuple[str, ...] = ()
+    quarantined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,10 @@ def read_figures(context: ControllerContext) -> FleetFigures:
             energy=metrics.energy,
         ),
         power_w=power_watts(raw.hosts, metrics.energy),
+        unreachable=tuple(
+            h.name for h in raw.hosts if is_unreachable(h, now, context.config.heartbeat_timeout_s)
+        ),
+        quarantined=tuple(h.name for h in raw.hosts if h.quarantined_at is not None),
     )
 
 
@@ -70,6 +77,8 @@ def fleet_stats(figures: FleetFigures) -> schemas.FleetStats:
     """The API body of ``GET /v1/stats``."""
     return schemas.FleetStats(
         hosts_by_state={s.value: n for s, n in figures.counts.hosts_by_state.items()},
+        hosts_unreachable=len(figures.unreachable),
+        hosts_quarantined=len(figures.quarantined),
         vms=figures.counts.vms,
         migrations_total=figures.counts.migrations_started,
         aotf=figures.efficacy.aotf,

@@ -13,11 +13,14 @@ taken from what the agents report about the VM, never assumed:
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from fleetwise.controller.context import ControllerContext
-from fleetwise.core.execution import MigrationSlots
-from fleetwise.core.lifecycle import VmState
+from fleetwise.controller.observation import is_unreachable
+from fleetwise.core.execution import MigrationSlots, RunningMigration, migration_end
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.errors import ConflictError, NotFoundError
 from fleetwise.store.attempts import (
     begin_migration_attempt,
@@ -26,30 +29,32 @@ from fleetwise.store.attempts import (
     succeed_action,
 )
 from fleetwise.store.fleet import get_vm
-from fleetwise.store.inventory import get_host
+from fleetwise.store.inventory import get_host, list_hosts, quarantine_hosts
 from fleetwise.store.migration_log import unfinished_migrations
 from fleetwise.store.views import ActionView, MigrationView, VmView
 
-__all__ = ["arrival_confirmed", "attempt_migration", "resolve_migrations"]
+__all__ = ["attempt_migration", "resolve_migrations", "running_migration"]
 
 logger = logging.getLogger(__name__)
 
 
-def arrival_confirmed(vm: VmView, migration: MigrationView) -> bool:
-    """Whether the destination reported ``vm`` running since ``migration`` started."""
-    return (
-        vm.host == migration.destination_host
-        and vm.state is VmState.RUNNING
-        and vm.located_at is not None
-        and vm.located_at >= migration.started_at
-    )
-
-
-def _still_on_source(vm: VmView, migration: MigrationView, deadline: datetime) -> bool:
-    return (
-        vm.host == migration.source_host
-        and vm.state is not VmState.MIGRATING
-        and vm.reported_at > deadline
+def running_migration(
+    migration: MigrationView,
+    vm: VmView,
+    source_heard: datetime | None = None,
+    destination_heard: datetime | None = None,
+) -> RunningMigration:
+    """What the decision core needs to know of a migration under way."""
+    return RunningMigration(
+        source=migration.source_host,
+        destination=migration.destination_host,
+        started_s=migration.started_at.timestamp(),
+        vm_host=vm.host,
+        vm_state=vm.state,
+        vm_located_s=None if vm.located_at is None else vm.located_at.timestamp(),
+        vm_reported_s=vm.reported_at.timestamp(),
+        source_heard_s=None if source_heard is None else source_heard.timestamp(),
+        destination_heard_s=None if destination_heard is None else destination_heard.timestamp(),
     )
 
 
@@ -75,6 +80,17 @@ def attempt_migration(
             final=True,
         )
         return
+    for end in (source, destination):
+        view = store.read(get_host, end)
+        if is_unreachable(view, now, context.config.heartbeat_timeout_s):
+            store.run(
+                fail_attempt,
+                action.id,
+                f"host {end} is unreachable: its agent has gone silent",
+                now=now,
+                final=True,
+            )
+            return
     if _destination_uris(context, destination) is None:
         store.run(
             fail_attempt,
@@ -101,27 +117,61 @@ def attempt_migration(
     )
 
 
+def _watch(session: Session) -> list[tuple[MigrationView, RunningMigration]]:
+    heard = {h.name: h.last_heartbeat for h in list_hosts(session)}
+    return [
+        (
+            migration,
+            running_migration(
+                migration,
+                get_vm(session, migration.vm_uuid),
+                heard.get(migration.source_host),
+                heard.get(migration.destination_host),
+            ),
+        )
+        for migration in unfinished_migrations(session)
+    ]
+
+
+def _settle_unknown(session: Session, migration: MigrationView, reason: str, now: datetime) -> None:
+    settle_migration(session, migration.id, MigrationOutcome.UNKNOWN, reason, now=now)
+    quarantine_hosts(
+        session,
+        (migration.source_host, migration.destination_host),
+        f"migration {migration.id} of VM {migration.vm_uuid} ended unknown",
+        now=now,
+    )
+
+
 def resolve_migrations(context: ControllerContext, now: datetime, warned: set[int]) -> None:
-    """Settle open attempts whose outcome the VM's reported location now tells."""
+    """Settle open attempts whose outcome the agents' reports now tell (see
+    :func:`fleetwise.core.execution.migration_end`); a migration nobody can tell about
+    ends UNKNOWN, failing its plan and quarantining both its hosts."""
     store = context.store
-    timeout = timedelta(seconds=context.config.migration_timeout_s)
-    for migration in store.read(unfinished_migrations):
-        vm = store.read(get_vm, migration.vm_uuid)
-        deadline = migration.started_at + timeout
-        if arrival_confirmed(vm, migration):
-            logger.info("migration %s confirmed by the destination's report", migration.id)
-            store.run(settle_migration, migration.id, True, None, now=now)
-        elif now > deadline and _still_on_source(vm, migration, deadline):
-            error = (
-                f"no result within {context.config.migration_timeout_s:g} s "
-                "and the source still reports the VM"
-            )
-            logger.warning("migration %s failed: %s", migration.id, error)
-            store.run(settle_migration, migration.id, False, error, now=now)
-        elif now > deadline and migration.id not in warned:
+    config = context.config
+    for migration, watch in store.read(_watch):
+        outcome, reason = migration_end(
+            watch,
+            now.timestamp(),
+            timeout_s=config.migration_timeout_s,
+            heartbeat_timeout_s=config.heartbeat_timeout_s,
+            grace_s=config.dead_host_grace_s,
+        )
+        if outcome is MigrationOutcome.UNKNOWN:
+            logger.warning("migration %s: outcome unknown: %s", migration.id, reason)
+            store.run(_settle_unknown, migration, reason, now)
+        elif outcome is not None:
+            log = logger.info if outcome is MigrationOutcome.SUCCEEDED else logger.warning
+            log("migration %s %s: %s", migration.id, outcome.value, reason)
+            error = None if outcome is MigrationOutcome.SUCCEEDED else reason
+            store.run(settle_migration, migration.id, outcome, error, now=now)
+        elif (
+            now.timestamp() > watch.started_s + config.migration_timeout_s
+            and migration.id not in warned
+        ):
             warned.add(migration.id)
             logger.warning(
-                "migration %s of VM %s: outcome unknown; waiting for a report of the VM",
+                "migration %s of VM %s: no result yet; waiting for a report of the VM",
                 migration.id,
                 migration.vm_uuid,
             )

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fleetwise.api import schemas
-from fleetwise.core.lifecycle import ActionKind, PlanMode, VmState
+from fleetwise.core.lifecycle import ActionKind, MigrationOutcome, PlanMode, VmState
 from fleetwise.errors import ParameterError
 from fleetwise.store import records, views
-from fleetwise.store.enums import MigrationOutcome
 
 __all__ = [
     "action_out",
@@ -39,9 +38,11 @@ _ACTION_KINDS: Mapping[ActionKind, Literal["wake", "migrate", "sleep"]] = {
     ActionKind.MIGRATE: "migrate",
     ActionKind.SLEEP: "sleep",
 }
-_OUTCOMES: Mapping[MigrationOutcome, Literal["succeeded", "failed"]] = {
+_OUTCOMES: Mapping[MigrationOutcome, Literal["succeeded", "failed", "timed_out", "unknown"]] = {
     MigrationOutcome.SUCCEEDED: "succeeded",
     MigrationOutcome.FAILED: "failed",
+    MigrationOutcome.TIMED_OUT: "timed_out",
+    MigrationOutcome.UNKNOWN: "unknown",
 }
 
 
@@ -86,7 +87,7 @@ def vm_reports(vms: Sequence[schemas.VmReport], core_mhz: int) -> list[records.R
     ]
 
 
-def host_out(host: views.HostView, vm_count: int) -> schemas.HostOut:
+def host_out(host: views.HostView, vm_count: int, *, unreachable: bool = False) -> schemas.HostOut:
     """API view of a host."""
     return schemas.HostOut(
         name=host.name,
@@ -97,6 +98,13 @@ def host_out(host: views.HostView, vm_count: int) -> schemas.HostOut:
         vms=vm_count,
         last_heartbeat=host.last_heartbeat,
         hypervisor_uri=host.hypervisor_uri,
+        migration_uri=host.migration_uri,
+        cpu_cores=host.cpu_cores,
+        core_mhz=host.core_mhz,
+        registered_at=host.registered_at,
+        unreachable=unreachable,
+        quarantined=host.quarantined_at is not None,
+        quarantine_reason=host.quarantine_reason,
     )
 
 
@@ -109,6 +117,10 @@ def vm_out(vm: views.VmView, cpu_mhz: float | None) -> schemas.VmOut:
         ram_mb=vm.ram_mb,
         vcpus=vm.vcpus,
         cpu_mhz=cpu_mhz,
+        name=vm.name,
+        capacity_mhz=vm.capacity_mhz,
+        located_at=vm.located_at,
+        reported_at=vm.reported_at,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.errors import ParameterError
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "HostCpuTimes",
     "HostInfo",
     "Hypervisor",
-    "MigrationOutcome",
     "MigrationProgress",
     "MigrationResult",
     "MigrationTarget",
@@ -170,14 +170,6 @@ class MigrationProgress:
 ProgressCallback = Callable[[MigrationProgress], None]
 
 
-class MigrationOutcome(StrEnum):
-    """How a migration ended. Unless COMPLETED, the VM is still on the source."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-
-
 @dataclass(frozen=True, slots=True)
 class MigrationResult:
     """The end of one migration attempt."""
@@ -195,7 +187,7 @@ class MigrationResult:
     @property
     def succeeded(self) -> bool:
         """Whether the VM now runs on the destination."""
-        return self.outcome is MigrationOutcome.COMPLETED
+        return self.outcome is MigrationOutcome.SUCCEEDED
 
 
 class Hypervisor(Protocol):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.hypervisor.base import (
     DEFAULT_MIGRATION_TIMEOUT_S,
     CpuTuning,
     HostCpuTimes,
     HostInfo,
-    MigrationOutcome,
     MigrationProgress,
     MigrationResult,
     MigrationTarget,

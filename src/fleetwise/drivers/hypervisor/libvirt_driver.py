@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.hypervisor.base import (
     DEFAULT_MIGRATION_TIMEOUT_S,
     CpuTuning,
     HostCpuTimes,
     HostInfo,
     Hypervisor,
-    MigrationOutcome,
     MigrationProgress,
     MigrationResult,
     MigrationTarget,
@@ -340,7 +340,7 @@ class LibvirtHypervisor:
                 "check where the VM runs",
             )
         if call.error is None:
-            return result(MigrationOutcome.COMPLETED)
+            return result(MigrationOutcome.SUCCEEDED)
         if timed_out:
             return result(
                 MigrationOutcome.TIMED_OUT, f"aborted after {timeout_s:g} s: {call.error}"

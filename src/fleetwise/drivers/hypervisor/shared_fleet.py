@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.hypervisor.base import (
     CpuTuning,
     HostCpuTimes,
     HostInfo,
     Hypervisor,
-    MigrationOutcome,
     MigrationProgress,
     VmInfo,
     VmState,
@@ -58,7 +58,7 @@ __all__ = [
     "SharedFleetPower",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIN_STEP_S = 1e-3
 _BUSY_TIMEOUT_S = 30.0
 
@@ -408,7 +408,7 @@ class SharedFleet:
                     str(row["doomed"]),
                 )
             else:
-                self._finish(conn, row, MigrationOutcome.COMPLETED, float(row["expected_end"]))
+                self._finish(conn, row, MigrationOutcome.SUCCEEDED, float(row["expected_end"]))
 
     def _finish(
         self,
@@ -419,7 +419,7 @@ class SharedFleet:
         message: str = "",
     ) -> None:
         """End migration ``row`` (joined with its VM's columns) with ``outcome`` at ``at``."""
-        if outcome is MigrationOutcome.COMPLETED:
+        if outcome is MigrationOutcome.SUCCEEDED:
             busy = self._busy_s(row, at)
             conn.execute(
                 "UPDATE hosts SET departed_busy_s = departed_busy_s + ? WHERE name = ?",

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from fleetwise.core.lifecycle import MigrationOutcome
 from fleetwise.drivers.clock import Clock
 from fleetwise.drivers.hypervisor.base import (
     CpuTuning,
     HostCpuTimes,
     HostInfo,
     Hypervisor,
-    MigrationOutcome,
     MigrationProgress,
     VmInfo,
     VmState,
@@ -383,13 +383,13 @@ class SimulatedFleet:
             if doomed is not None:
                 self._finish(vm, MigrationOutcome.FAILED, record.expected_end, doomed)
             else:
-                self._finish(vm, MigrationOutcome.COMPLETED, record.expected_end)
+                self._finish(vm, MigrationOutcome.SUCCEEDED, record.expected_end)
 
     def _finish(self, vm: _Vm, outcome: MigrationOutcome, at: float, message: str = "") -> None:
         assert vm.migration is not None
         record = self._migrations[vm.migration]
         self._doomed.pop(record.ticket, None)
-        if outcome is MigrationOutcome.COMPLETED:
+        if outcome is MigrationOutcome.SUCCEEDED:
             self._hosts[vm.host].departed_busy_s += self._busy_s(vm, at)
             vm.host = record.destination
             vm.anchor_t = at
