@@ -89,3 +89,29 @@ def test_api_and_a_plan_on_postgresql(
         assert harness.call("PUT", "/v1/agents/h3", "h3", big).status_code == 422
     finally:
         harness.close()
+
+
+def test_health_is_degraded_while_the_database_takes_no_writes(
+    database_url: str, tmp_path: Path, clock: VirtualClock
+) -> None:
+    writable = Harness(
+        make_config(tmp_path, database_url=database_url), clock, simulated_power(clock)
+    )
+    try:
+        writable.register("h1", [vm(1)])
+        assert writable.ok("GET", "/v1/health")["status"] == "ok"
+    finally:
+        writable.close()
+    url = make_url(database_url)
+    options = url.query["options"]
+    read_only = url.update_query_dict(
+        {"options": f"{options} -cdefault_transaction_read_only=on"}
+    ).render_as_string(hide_password=False)
+    harness = Harness(make_config(tmp_path, database_url=read_only), clock, simulated_power(clock))
+    try:
+        health = harness.ok("GET", "/v1/health", "h1")
+        assert health["status"] == "degraded" and health["database"] == "read-only"
+        assert any("takes no writes" in reason for reason in health["reasons"])
+        assert harness.ok("GET", "/v1/hosts")[0]["name"] == "h1"  # reads still work
+    finally:
+        harness.close()

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetwise.core.execution import MigrationCaps, MigrationSlots, Readiness, startable
-from fleetwise.core.lifecycle import ActionKind, ActionState, allowed_targets
+from fleetwise.core.execution import (
+    MigrationCaps,
+    MigrationSlots,
+    Readiness,
+    RunningMigration,
+    migration_end,
+    startable,
+)
+from fleetwise.core.lifecycle import (
+    ActionKind,
+    ActionState,
+    MigrationOutcome,
+    VmState,
+    allowed_targets,
+)
 from fleetwise.core.planner import PlannedAction, dependencies
 
 A = ActionState
@@ -77,3 +92,62 @@ def test_slots_respect_every_cap() -> None:
     assert slots.take("c", "y") and slots.exhausted
     slots.release("c", "y")
     assert not slots.exhausted
+
+
+def _running(**changes: object) -> RunningMigration:
+    base = RunningMigration(
+        source="a",
+        destination="b",
+        started_s=1000.0,
+        vm_host="a",
+        vm_state=VmState.MIGRATING,
+        vm_located_s=900.0,
+        vm_reported_s=1000.0,
+        source_heard_s=1000.0,
+        destination_heard_s=1000.0,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _end(migration: RunningMigration, now_s: float) -> MigrationOutcome | None:
+    outcome, _ = migration_end(
+        migration, now_s, timeout_s=600.0, heartbeat_timeout_s=180.0, grace_s=120.0
+    )
+    return outcome
+
+
+def test_a_migration_succeeds_when_the_destination_reports_the_vm_running() -> None:
+    arrived = _running(vm_host="b", vm_state=VmState.RUNNING, vm_located_s=1010.0)
+    assert _end(arrived, 1020.0) is MigrationOutcome.SUCCEEDED
+    stale = _running(vm_host="b", vm_state=VmState.RUNNING, vm_located_s=990.0)
+    assert _end(stale, 1020.0) is None  # a report from before the attempt tells nothing
+
+
+def test_a_migration_fails_when_the_source_still_reports_the_vm_after_the_timeout() -> None:
+    early = _running(
+        vm_state=VmState.RUNNING, vm_reported_s=1500.0, source_heard_s=1500.0,
+        destination_heard_s=1500.0,
+    )  # fmt: skip
+    assert _end(early, 1550.0) is None  # the timeout has not passed yet
+    seen = replace(early, vm_reported_s=1700.0, source_heard_s=1700.0, destination_heard_s=1700.0)
+    assert _end(seen, 1701.0) is MigrationOutcome.FAILED
+    copying = replace(seen, vm_state=VmState.MIGRATING)
+    assert _end(copying, 1701.0) is None  # still being copied: nothing to conclude
+
+
+@given(
+    source_silent=st.floats(0, 1000), destination_silent=st.floats(0, 1000), after=st.floats(0, 900)
+)
+def test_a_migration_ends_unknown_only_once_an_end_is_silent_past_timeout_and_grace(
+    source_silent: float, destination_silent: float, after: float
+) -> None:
+    now = 1000.0 + after
+    migration = _running(
+        source_heard_s=now - source_silent, destination_heard_s=now - destination_silent
+    )
+    outcome = _end(migration, now)
+    silent = max(now - max(1000.0, now - s) for s in (source_silent, destination_silent))
+    if silent > 300.0:
+        assert outcome is MigrationOutcome.UNKNOWN
+    else:
+        assert outcome is None

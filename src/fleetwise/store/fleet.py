@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.lifecycle import (
@@ -23,6 +23,7 @@ from fleetwise.store.inventory import (
     list_hosts,
     list_vms,
 )
+from fleetwise.store.lookup import rowcount
 from fleetwise.store.migration_log import unfinished_migrations
 from fleetwise.store.models import (
     HostRow,
@@ -185,9 +186,8 @@ def ping(session: Session) -> None:
 
 def probe_write(session: Session, *, now: datetime) -> None:
     """Write one row (the health check's proof that the database takes writes)."""
-    probe = session.get(ProbeRow, 1)
-    if probe is None:
-        session.add(ProbeRow(id=1, checked_at=require_utc(now)))
-    else:
-        probe.checked_at = require_utc(now)
+    now = require_utc(now)
+    # A statement, not an attribute change: it writes even when the time is the same.
+    if rowcount(session, update(ProbeRow).values(checked_at=now)) == 0:
+        session.add(ProbeRow(id=1, checked_at=now))
     session.flush()
