@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -47,9 +48,20 @@ def test_heartbeat_with_vms_releases_vms_the_host_no_longer_runs(harness: Harnes
     assert host["last_heartbeat"].startswith(harness.now().isoformat()[:19])
 
 
-def test_samples_are_stored_once_and_unknown_vms_skipped(harness: Harness) -> None:
+def test_samples_are_stored_once_and_unknown_vms_refused(harness: Harness) -> None:
     harness.register("h1", [vm(1), vm(2)])
-    assert harness.samples("h1", {1: 500.0, 2: 700.0, 99: 10.0}) == 2
+    body = {
+        "taken_at": harness.now().isoformat(),
+        "host_cpu_mhz": 1210.0,
+        "hypervisor_mhz": 0.0,
+        "vms": [{"uuid": vm_uuid(n), "cpu_mhz": 10.0} for n in (1, 99)],
+    }
+    refused = harness.call("POST", "/v1/agents/h1/samples", "h1", body)
+    assert refused.status_code == 409 and vm_uuid(99) in refused.json()["detail"]
+    old = dict(body, vms=[], taken_at=(harness.now() - timedelta(days=2)).isoformat())
+    too_old = harness.call("POST", "/v1/agents/h1/samples", "h1", old)
+    assert too_old.status_code == 422 and "older than" in too_old.json()["detail"]
+    assert harness.samples("h1", {1: 500.0, 2: 700.0}) == 2  # the refused batch stored nothing
     assert harness.samples("h1", {1: 500.0, 2: 700.0}) == 0  # same interval sent again
     harness.advance(300)
     assert harness.samples("h1", {1: 900.0}) == 1
@@ -271,6 +283,24 @@ def test_maintenance_toggles(harness: Harness) -> None:
     harness.register("h1")
     assert harness.ok("POST", "/v1/hosts/h1/maintenance", json={"on": True})["maintenance"]
     assert not harness.ok("POST", "/v1/hosts/h1/maintenance", json={"on": False})["maintenance"]
+
+
+def test_only_configured_hosts_register_and_requests_name_known_vms(harness: Harness) -> None:
+    stranger = harness.call(
+        "PUT",
+        "/v1/agents/h99",
+        json={"cpu_cores": 1, "core_mhz": 1000, "ram_mb": 1024, "hypervisor_uri": "x"},
+    )
+    assert (
+        stranger.status_code == 403
+        and "not in the controller's configuration" in (stranger.json()["detail"])
+    )
+    harness.register("h1", [vm(1)])
+    unknown = harness.reallocate("h1", "overload", [1, 42])
+    assert unknown.status_code == 422 and vm_uuid(42) in unknown.json()["detail"]
+    future = {"sent_at": (harness.now() + timedelta(hours=1)).isoformat()}
+    late = harness.call("POST", "/v1/agents/h1/heartbeat", "h1", future)
+    assert late.status_code == 422 and "future" in late.json()["detail"]
 
 
 def test_health_answers_any_principal(harness: Harness) -> None:

@@ -13,7 +13,7 @@ from fleetwise.errors import ConflictError, NotFoundError, ParameterError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.lookup import host_by_name, rowcount
-from fleetwise.store.models import RequestRow
+from fleetwise.store.models import RequestRow, VmRow
 from fleetwise.store.records import canonical_uuid
 from fleetwise.store.views import RequestView, request_view
 
@@ -36,6 +36,14 @@ def record_request(
     uuids = [canonical_uuid(u) for u in vm_uuids]
     if len(set(uuids)) != len(uuids):
         raise ParameterError("a request names the same VM twice")
+    known = (
+        set(session.scalars(select(VmRow.uuid).where(VmRow.uuid.in_(uuids)))) if uuids else set()
+    )
+    unknown = sorted(set(uuids) - known)
+    if unknown:
+        raise ParameterError(
+            f"the request names VMs the controller does not know: {', '.join(unknown)}"
+        )
     request = RequestRow(
         host_id=host_by_name(session, host).id,
         reason=reason,

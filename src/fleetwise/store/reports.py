@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from fleetwise.errors import ConflictError
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.inventory import (
     get_host,
@@ -75,8 +76,9 @@ def ingest_samples(
 ) -> int:
     """Store one collection interval of a host; returns how many VM samples were new.
 
-    Samples of VMs the store does not know yet are dropped (the agent's next report
-    creates them); a sample sent twice is stored once.
+    A batch naming VMs the store does not know is refused whole (the agent reports its
+    VMs before their samples, so such a batch comes from a confused agent); a sample
+    sent twice is stored once.
     """
     taken_at = require_utc(taken_at, "sample time")
     host_row = host_by_name(session, host)
@@ -101,6 +103,14 @@ def ingest_samples(
         for part in chunks(sorted(by_uuid)):
             found = session.execute(select(VmRow.uuid, VmRow.id).where(VmRow.uuid.in_(part)))
             ids.update((uuid, vm_id) for uuid, vm_id in found)
+        unknown = sorted(set(by_uuid) - set(ids))
+        if unknown:
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            shown = ", ".join(unknown[:5]) + more
+            raise ConflictError(
+                f"samples name VMs the controller does not know: {shown}; "
+                "report the host's VMs first"
+            )
         rows = [
             {"vm_id": vm_id, "ts": taken_at, "cpu_mhz": by_uuid[uuid]}
             for uuid, vm_id in ids.items()

@@ -45,8 +45,13 @@ logger = logging.getLogger(__name__)
 
 
 def register(ctx: ControllerContext, host: str, body: schemas.HostRegistration) -> schemas.HostOut:
-    """Register the host (or update it) with every VM it runs."""
+    """Register the host (or update it) with every VM it runs; only hosts the
+    configuration lists may register (whoever calls)."""
     check_host_name(host)
+    if ctx.config.host(host) is None:
+        raise ForbiddenError(
+            f"host {host} is not in the controller's configuration (add it under hosts:)"
+        )
     spec = host_spec(host, body)
     view, outcome = ctx.store.run(
         register_agent, spec, vm_reports(body.vms, spec.core_mhz), now=ctx.now()
@@ -74,6 +79,8 @@ def _heartbeat(
 def heartbeat(ctx: ControllerContext, host: str, body: schemas.Heartbeat) -> None:
     """Note that the host's agent is alive, with its VM list if it sent one."""
     sent_at = aware(body.sent_at, "sent_at")
+    if sent_at > ctx.now() + timedelta(seconds=ctx.config.staleness_window_s):
+        raise ParameterError("sent_at lies in the future; check the host's clock")
     ctx.store.run(_heartbeat, host, body, ctx.now(), sent_at)
 
 
@@ -83,8 +90,13 @@ def samples(ctx: ControllerContext, host: str, body: schemas.SampleBatch) -> sch
     if not all(math.isfinite(v) for v in values):
         raise ParameterError("CPU figures must be finite numbers")
     taken_at = aware(body.taken_at, "taken_at")
-    if taken_at > ctx.now() + timedelta(seconds=ctx.config.staleness_window_s):
+    now = ctx.now()
+    if taken_at > now + timedelta(seconds=ctx.config.staleness_window_s):
         raise ParameterError("taken_at lies in the future; check the host's clock")
+    if taken_at < now - timedelta(seconds=ctx.config.sample_retention_s):
+        raise ParameterError(
+            f"taken_at is older than the {ctx.config.sample_retention_s:g} s samples are kept"
+        )
     stored = ctx.store.run(
         ingest_samples,
         host,
