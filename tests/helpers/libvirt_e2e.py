@@ -1,7 +1,8 @@
-"""Pieces of the end-to-end test on real libvirt: the lab's daemons, service processes,
-configs, and waits whose deadlines follow observed progress.
+"""Pieces of the end-to-end test on real libvirt: service processes, configs, and waits
+whose deadlines follow observed progress.
 
-The lab itself comes from ``tests/helpers/libvirt_lab.py``, shared with the driver tests.
+The lab itself, its daemons and the waits on guests come from ``tests/helpers/libvirt_lab.py``,
+shared with the driver tests.
 
 Waits never give up after a fixed total: :func:`follow` fails when a stage uses up its
 budget, counted in the progress that should have brought it about (an agent's collections,
@@ -25,9 +26,17 @@ from typing import Any, Generic, TypeVar
 
 import yaml
 
-from fleetwise.drivers.hypervisor.libvirt_driver import load_libvirt
 from fleetwise.lab.patience import Patience
-from tests.helpers.libvirt_lab import LAB_PACKAGES, Lab, lab_unavailable, running_lab
+from tests.helpers.libvirt_lab import (
+    LAB_PACKAGES,
+    Daemon,
+    DomainOnHost,
+    Lab,
+    lab_unavailable,
+    running_lab,
+    wait_until_idle,
+    wait_until_running,
+)
 
 __all__ = [
     "LAB_PACKAGES",
@@ -50,72 +59,6 @@ __all__ = [
 ]
 
 S = TypeVar("S")
-
-
-@dataclass(frozen=True)
-class DomainOnHost:
-    """A domain as one libvirtd sees it; ``job_bytes`` is what a running job (a migration)
-    has transferred, None without a job."""
-
-    active: bool
-    running: bool
-    persistent: bool
-    cpu_time_ns: int
-    job_bytes: int | None = None
-
-
-class Daemon:
-    """One libvirtd of the lab, asked directly over a connection of the test's own."""
-
-    def __init__(self, uri: str) -> None:
-        self._lv: Any = load_libvirt()
-        self.uri = uri
-        self._conn: Any = self._lv.open(uri)
-
-    def __enter__(self) -> Daemon:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def domain(self, uuid: str, *, job: bool = False) -> DomainOnHost | None:
-        """Domain ``uuid`` (with its job's progress when ``job``); None when there is none."""
-        lv = self._lv
-        try:
-            dom = self._conn.lookupByUUIDString(uuid)
-            state, _reason = dom.state()
-            found = DomainOnHost(
-                active=bool(dom.isActive()),
-                running=state == lv.VIR_DOMAIN_RUNNING,
-                persistent=bool(dom.isPersistent()),
-                cpu_time_ns=int(dom.info()[4]),
-            )
-            if not job:
-                return found
-            stats = dom.jobStats()
-        except lv.libvirtError as exc:
-            if exc.get_error_code() == lv.VIR_ERR_NO_DOMAIN:
-                return None
-            raise
-        if int(stats.get("type", lv.VIR_DOMAIN_JOB_NONE)) == lv.VIR_DOMAIN_JOB_NONE:
-            return found
-        return DomainOnHost(
-            found.active,
-            found.running,
-            found.persistent,
-            found.cpu_time_ns,
-            int(stats.get("data_processed", 0)),
-        )
-
-    def cpu_time_ns(self, uuid: str) -> int:
-        """Domain ``uuid``'s CPU time; it must exist."""
-        found = self.domain(uuid)
-        if found is None:
-            raise AssertionError(f"domain {uuid} vanished from {self.uri}")
-        return found.cpu_time_ns
 
 
 def domain_on(uri: str, uuid: str) -> DomainOnHost | None:
@@ -298,56 +241,3 @@ def follow(
         time.sleep(every_s)
         seen = observe()
         patience.saw(progress(seen))
-
-
-def wait_until_idle(
-    daemon: Daemon,
-    uuid: str,
-    reference: str,
-    *,
-    stall_s: float,
-    firmware_cpu_s: float = 30.0,
-    window_cpu_s: float = 0.25,
-    share: float = 0.05,
-) -> float:
-    """Wait until guest ``uuid`` idles; returns the seconds waited.
-
-    Idle means: over a stretch in which ``reference`` (a busy guest of the same daemon) ran
-    for ``window_cpu_s`` of CPU time, ``uuid`` ran for less than ``share`` of that. Measured
-    against a guest that always wants a core, a guest still in its firmware but starved by
-    other load does not pass for idle. Fails once ``uuid`` has used ``firmware_cpu_s`` of CPU
-    without settling, or when ``reference`` got no CPU for ``stall_s``.
-    """
-    start = time.monotonic()
-    first = daemon.cpu_time_ns(uuid)
-    patience = Patience(stall_s)
-    while True:
-        guest, ref = daemon.cpu_time_ns(uuid), daemon.cpu_time_ns(reference)
-        while (now_ref := daemon.cpu_time_ns(reference)) - ref < window_cpu_s * 1e9:
-            patience.saw(now_ref)
-            assert not patience.expired(), f"guest {reference} got no CPU for {stall_s:g} s"
-            time.sleep(0.1)
-        used = daemon.cpu_time_ns(uuid) - guest
-        if used < share * (now_ref - ref):
-            return time.monotonic() - start
-        spent_s = (daemon.cpu_time_ns(uuid) - first) / 1e9
-        assert spent_s < firmware_cpu_s, (
-            f"guest {uuid} used {spent_s:.1f} s of CPU and still does not idle "
-            f"(last stretch: {used / (now_ref - ref):.0%} of what {reference} used)"
-        )
-
-
-def wait_until_running(daemon: Daemon, uuid: str, *, cpu_s: float, stall_s: float) -> float:
-    """Wait until guest ``uuid`` has run for ``cpu_s`` more CPU seconds on ``daemon``;
-    returns the seconds waited. Fails when it got no CPU at all for ``stall_s``."""
-    start = time.monotonic()
-    first = daemon.cpu_time_ns(uuid)
-    patience = Patience(stall_s)
-    while (now := daemon.cpu_time_ns(uuid)) - first < cpu_s * 1e9:
-        patience.saw(now)
-        assert not patience.expired(), (
-            f"guest {uuid} got no CPU on {daemon.uri} for {stall_s:g} s "
-            f"({(now - first) / 1e9:.2f} s since the first look)"
-        )
-        time.sleep(0.1)
-    return time.monotonic() - start
