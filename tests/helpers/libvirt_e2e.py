@@ -197,13 +197,15 @@ def follow(
     stall_s: float,
     services: Sequence[Service] = (),
     describe: Callable[[S], str] = lambda seen: "",
+    invariant: Callable[[S], str | None] = lambda seen: None,
     every_s: float = 0.5,
 ) -> dict[str, float]:
     """Observe until every stage is reached, in order; the seconds at which each was, by key.
 
     Fails with the evidence (what was reached when, ``describe`` of the last observation,
-    the services' logs) when a stage overruns a budget or gives a verdict, when ``progress``
-    of the observations did not change for ``stall_s`` seconds, or when a service exits.
+    the services' logs) when an observation breaks the ``invariant``, when a stage overruns
+    a budget or gives a verdict, when ``progress`` of the observations did not change for
+    ``stall_s`` seconds, or when a service exits.
     """
     start = time.monotonic()
     reached: dict[str, float] = {}
@@ -221,6 +223,9 @@ def follow(
         )
 
     while True:
+        broken = invariant(seen)
+        if broken is not None:
+            raise fail(broken)
         while stages[index].reached(seen):
             reached[stages[index].key] = time.monotonic() - start
             index += 1
