@@ -43,6 +43,36 @@ daemon_pid() {
 
 responds() { virsh -q -c "$(uri "$1")" uri >/dev/null 2>&1; }
 
+# CPU time (clock ticks) process $1 and its reaped children have used; fails when it is gone.
+cpu_ticks() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  # the fields after "(comm) ", split on purpose: utime, stime, cutime, cstime are 12-15
+  set -- ${stat##*) }
+  echo $(( ${12} + ${13} + ${14} + ${15} ))
+}
+
+# Wait until host $1's daemon answers, for as long as it keeps working: give up when it
+# exited, or when it neither answered nor used any CPU for STALL_S seconds (it hangs). A
+# machine busy with other work makes the start slower, not a failure.
+STALL_S=60
+wait_until_answering() {
+  local h="$1" pid ticks last="" still=0
+  until responds "$h"; do
+    if pid="$(daemon_pid "$h")"; then
+      ticks="$(cpu_ticks "$pid" || echo gone)"
+      if [ "$ticks" = "$last" ]; then still=$((still + 1)); else still=0; last="$ticks"; fi
+    elif [ -s "$(pidfile "$h")" ]; then
+      die "libvirtd for host $h exited before answering (see $(hostdir "$h")/libvirtd.log)"
+    else
+      still=$((still + 1))  # not daemonised yet
+    fi
+    [ "$still" -lt $((STALL_S * 5)) ] ||
+      die "libvirtd for host $h neither answered on $(sockpath "$h") nor worked for ${STALL_S} s"
+    sleep 0.2
+  done
+}
+
 check_prerequisites() {
   [ "$(id -u)" -eq 0 ] || die "must run as root"
   local missing=()
@@ -101,12 +131,7 @@ start_daemon() {
   script+="exec libvirtd -d -f $(printf %q "$d/etc/libvirtd.conf") -p $(printf %q "$(pidfile "$h")")"
   unshare -m --propagation private sh -c "$script" >>"$d/start.log" 2>&1 ||
     die "libvirtd for host $h failed to start (see $d/start.log)"
-  local i
-  for i in $(seq 1 150); do
-    responds "$h" && return
-    sleep 0.2
-  done
-  die "libvirtd for host $h did not answer on $(sockpath "$h") within 30 s"
+  wait_until_answering "$h"
 }
 
 remove_guests() {

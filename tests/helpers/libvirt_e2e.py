@@ -1,79 +1,70 @@
-"""Pieces of the end-to-end test on real libvirt: the two-host lab, service processes, configs.
+"""Pieces of the end-to-end test on real libvirt: service processes, configs, and waits
+whose deadlines follow observed progress.
 
-The lab itself comes from ``tests/helpers/libvirt_lab.py``, shared with the driver tests.
+The lab itself, its daemons and the waits on guests come from ``tests/helpers/libvirt_lab.py``,
+shared with the driver tests.
+
+Waits never give up after a fixed total: :func:`follow` fails when a stage uses up its
+budget, counted in the progress that should have brought it about (an agent's collections,
+requests answered, CPU seconds of a process), or when nothing observable changed for a
+while (every process hung). A machine busy with other work makes the same steps slower,
+not more numerous.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
 
-from fleetwise.drivers.hypervisor.libvirt_driver import load_libvirt
-from tests.helpers.libvirt_lab import LAB_PACKAGES, Lab, lab_unavailable, running_lab
+from fleetwise.lab.patience import Patience
+from tests.helpers.libvirt_lab import (
+    LAB_PACKAGES,
+    Daemon,
+    DomainOnHost,
+    Lab,
+    lab_unavailable,
+    running_lab,
+    wait_until_idle,
+    wait_until_running,
+)
 
 __all__ = [
     "LAB_PACKAGES",
+    "Budget",
+    "Daemon",
     "DomainOnHost",
     "Lab",
     "MachineCpu",
     "Service",
-    "cores_used",
+    "Stage",
     "domain_on",
+    "follow",
     "free_port",
     "lab_unavailable",
     "running_lab",
     "start_service",
-    "wait_for",
+    "wait_until_idle",
+    "wait_until_running",
     "write_yaml",
 ]
 
-
-@dataclass(frozen=True)
-class DomainOnHost:
-    """A domain as one libvirtd sees it."""
-
-    active: bool
-    persistent: bool
-    cpu_time_ns: int
+S = TypeVar("S")
 
 
 def domain_on(uri: str, uuid: str) -> DomainOnHost | None:
     """Ask the libvirtd at ``uri`` itself about domain ``uuid``; None when it has no such domain."""
-    libvirt: Any = load_libvirt()
-    conn = libvirt.open(uri)
-    try:
-        try:
-            dom = conn.lookupByUUIDString(uuid)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return None
-            raise
-        return DomainOnHost(
-            active=bool(dom.isActive()),
-            persistent=bool(dom.isPersistent()),
-            cpu_time_ns=int(dom.info()[4]),
-        )
-    finally:
-        conn.close()
-
-
-def cores_used(uri: str, uuid: str, seconds: float) -> float:
-    """Cores domain ``uuid`` used over the next ``seconds``, from its libvirt CPU time."""
-    before, start = domain_on(uri, uuid), time.monotonic()
-    time.sleep(seconds)
-    after, end = domain_on(uri, uuid), time.monotonic()
-    if before is None or after is None:
-        raise AssertionError(f"domain {uuid} vanished from {uri} while being measured")
-    return (after.cpu_time_ns - before.cpu_time_ns) / 1e9 / (end - start)
+    with Daemon(uri) as daemon:
+        return daemon.domain(uuid)
 
 
 @dataclass(frozen=True)
@@ -120,6 +111,15 @@ class Service:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def cpu_s(self) -> float:
+        """CPU seconds the process has used so far (0 once it is gone)."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except FileNotFoundError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
         return f"--- last lines of {self.name} ({self.log}) ---\n" + "\n".join(text[-lines:])
@@ -145,32 +145,104 @@ def start_service(name: str, args: list[str], log_dir: Path) -> Service:
     return Service(name, process, log)
 
 
-def wait_for(
-    predicate: Callable[[], bool],
-    timeout_s: float,
-    what: str,
-    *,
-    every_s: float = 0.25,
-    services: tuple[Service, ...] = (),
-    details: Callable[[], str] = lambda: "",
-) -> float:
-    """Poll ``predicate`` until true; returns the seconds waited.
+@dataclass(frozen=True)
+class Budget(Generic[S]):
+    """At most ``limit`` units of a progress measure may pass while a stage is not reached.
 
-    Fails at once (with the service's log) when one of ``services`` exits meanwhile; on a
-    time-out the message holds ``details()`` and the services' logs.
+    ``count`` reads the measure from an observation. When ``restart`` is given, a change
+    of its value is progress within the stage and counting starts afresh.
+    """
+
+    unit: str
+    count: Callable[[S], float]
+    limit: float
+    restart: Callable[[S], Hashable] | None = None
+
+
+@dataclass(frozen=True)
+class Stage(Generic[S]):
+    """A step the system must reach, within its budgets; ``verdict`` may end the wait at
+    once with a reason (a failed plan, say). ``key`` names its timing."""
+
+    key: str
+    name: str
+    reached: Callable[[S], bool]
+    budgets: tuple[Budget[S], ...]
+    verdict: Callable[[S], str | None] = lambda seen: None
+
+
+class _Spent(Generic[S]):
+    """How much of each budget of a stage is used, counted from its start or last restart."""
+
+    def __init__(self, stage: Stage[S], seen: S) -> None:
+        self.budgets = stage.budgets
+        self.base = [b.count(seen) for b in self.budgets]
+        self.marks = [None if b.restart is None else b.restart(seen) for b in self.budgets]
+
+    def overrun(self, seen: S) -> str | None:
+        for i, budget in enumerate(self.budgets):
+            if budget.restart is not None and budget.restart(seen) != self.marks[i]:
+                self.marks[i], self.base[i] = budget.restart(seen), budget.count(seen)
+            used = budget.count(seen) - self.base[i]
+            if used > budget.limit:
+                return f"{used:g} {budget.unit} (at most {budget.limit:g})"
+        return None
+
+
+def follow(
+    stages: Sequence[Stage[S]],
+    observe: Callable[[], S],
+    *,
+    progress: Callable[[S], Hashable],
+    stall_s: float,
+    services: Sequence[Service] = (),
+    describe: Callable[[S], str] = lambda seen: "",
+    invariant: Callable[[S], str | None] = lambda seen: None,
+    every_s: float = 0.5,
+) -> dict[str, float]:
+    """Observe until every stage is reached, in order; the seconds at which each was, by key.
+
+    Fails with the evidence (what was reached when, ``describe`` of the last observation,
+    the services' logs) when an observation breaks the ``invariant``, when a stage overruns
+    a budget or gives a verdict, when ``progress`` of the observations did not change for
+    ``stall_s`` seconds, or when a service exits.
     """
     start = time.monotonic()
-    while not predicate():
-        for service in services:
-            if not service.alive():
-                raise AssertionError(
-                    f"{service.name} exited ({service.process.returncode}) while waiting "
-                    f"for {what}\n{service.log_tail()}"
-                )
-        if time.monotonic() - start > timeout_s:
-            logs = "\n".join(s.log_tail() for s in services)
-            raise AssertionError(
-                f"timed out after {timeout_s:g} s waiting for {what}\n{details()}\n{logs}"
-            )
+    reached: dict[str, float] = {}
+    seen = observe()
+    patience = Patience(stall_s)
+    patience.saw(progress(seen))
+    index, spent = 0, _Spent(stages[0], seen)
+
+    def fail(why: str) -> AssertionError:
+        done = [f"{s.name} at {reached[s.key]:.1f} s" for s in stages[:index]]
+        logs = "\n".join(s.log_tail() for s in services)
+        return AssertionError(
+            f"{stages[index].name}: {why}\nreached so far: {', '.join(done) or 'nothing'}\n"
+            f"{describe(seen)}\n{logs}"
+        )
+
+    while True:
+        broken = invariant(seen)
+        if broken is not None:
+            raise fail(broken)
+        while stages[index].reached(seen):
+            reached[stages[index].key] = time.monotonic() - start
+            index += 1
+            if index == len(stages):
+                return reached
+            spent = _Spent(stages[index], seen)
+        gone = [s for s in services if not s.alive()]
+        if gone:
+            raise fail(f"{gone[0].name} exited ({gone[0].process.returncode})")
+        verdict = stages[index].verdict(seen)
+        if verdict is not None:
+            raise fail(verdict)
+        overrun = spent.overrun(seen)
+        if overrun is not None:
+            raise fail(f"not reached after {overrun}")
+        if patience.expired():
+            raise fail(f"nothing observable changed for {stall_s:g} s")
         time.sleep(every_s)
-    return time.monotonic() - start
+        seen = observe()
+        patience.saw(progress(seen))
