@@ -235,7 +235,7 @@ def test_bad_report_changes_nothing(fleet: Store) -> None:
         fleet.run(report_vms, "h0", [vm_report(1), vm_report(1)], at(10))
     with pytest.raises(NotFoundError):
         fleet.run(report_vms, "nowhere", [vm_report(2)], at(10))
-    with pytest.raises(ParameterError, match="not a UUID"):
+    with pytest.raises(ParameterError, match="not a VM UUID"):
         ReportedVm("not-a-uuid", VmState.RUNNING, 1024, 1, 2400)
     assert fleet.read(list_vms) == ()
 

@@ -51,8 +51,8 @@ from pydantic import (
 )
 
 from fleetwise.core.local_manager import LocalManager, LocalManagerConfig
-from fleetwise.drivers.ids import check_host_name
 from fleetwise.errors import InputError, ParameterError
+from fleetwise.ids import check_host_name
 
 __all__ = [
     "AgentConfig",

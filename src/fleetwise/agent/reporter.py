@@ -35,9 +35,9 @@ from fleetwise.agent.persist import JsonFile
 from fleetwise.api.schemas import (
     Heartbeat,
     HostRegistration,
-    ReallocationBody,
     SampleBatch,
     VmReport,
+    reallocation_body,
 )
 from fleetwise.drivers.hypervisor.base import VmInfo, VmState
 from fleetwise.service.clock import WallClock
@@ -227,7 +227,7 @@ class Reporter:
         pending = self.pending
         if pending is None:
             return
-        body = ReallocationBody(
+        body = reallocation_body(
             host=self._host,
             reason=pending.reason,
             vm_uuids=list(pending.vm_uuids),

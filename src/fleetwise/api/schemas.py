@@ -23,16 +23,31 @@ Admin endpoints: ``GET /v1/hosts``, ``GET /v1/hosts/{host}``, ``POST
 principal); ``GET /metrics`` (Prometheus text format). ``GET /v1/migrations`` returns
 ``list[MigrationView]``.
 
-Errors are ``{"detail": "<one clear sentence>"}`` with 400/401/403/404/409/412/422, or
-503 when the database or a driver fails.
+Errors are ``{"detail": "<one clear sentence>"}``: 400 (not JSON), 401, 403, 404, 409
+(the request conflicts with what the controller holds: VMs it does not know, a moment
+in the future or older than the samples kept), 412 (a stale request), 413 (body too
+large), 422 (input the published schema forbids), or 503 when the database or a driver
+fails. VM UUIDs are hyphenated or 32 hex digits, answered in lower-case hyphenated form;
+moments are RFC 3339 strings with their UTC offset.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
+
+from fleetwise.ids import HOST_NAME_PATTERN, VM_UUID_PATTERN
 
 __all__ = [
     "Accepted",
@@ -44,30 +59,75 @@ __all__ = [
     "FleetStats",
     "Health",
     "Heartbeat",
+    "HostName",
     "HostOut",
     "HostRegistration",
     "IngestResult",
     "MaintenanceBody",
     "MigrationOut",
+    "OverloadRequest",
     "PlanOut",
     "ReallocationBody",
     "ResolveBody",
     "SampleBatch",
+    "Timestamp",
+    "UnderloadRequest",
     "VmOut",
     "VmReport",
     "VmSample",
+    "VmUuid",
+    "reallocation_body",
+]
+
+
+#: A VM's UUID, hyphenated or as 32 hex digits; stored in lower-case hyphenated form.
+VmUuid = Annotated[
+    str,
+    Field(pattern=VM_UUID_PATTERN, examples=["8d1c6f0e-3a57-4b8e-9d0c-2f4e6a8b1c3d"]),
+    AfterValidator(lambda value: str(uuid.UUID(value))),
+]
+#: A host's name: a DNS name or an IP address literal.
+HostName = Annotated[str, Field(pattern=HOST_NAME_PATTERN, examples=["compute-1"])]
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _no_epoch_numbers(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("a moment is an RFC 3339 string with its UTC offset, not a number")
+    return value
+
+
+#: A moment with its UTC offset, as an RFC 3339 string.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_no_epoch_numbers)]
+
+
+def _each_once(uuids: list[str]) -> list[str]:
+    if len(set(uuids)) != len(uuids):
+        raise ValueError("names the same VM twice")
+    return uuids
+
+
+#: VMs named at most once each.
+VmUuids = Annotated[
+    list[VmUuid],
+    AfterValidator(_each_once),
+    Field(max_length=10_000, json_schema_extra={"uniqueItems": True}),
 ]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class VmReport(_Body):
     """A VM the agent sees on its host."""
 
-    uuid: str = Field(min_length=1, max_length=64)
-    name: str = Field("", max_length=255)
+    uuid: VmUuid
+    name: Annotated[str, AfterValidator(str.strip)] = Field(
+        "", max_length=255, description="shown without edge white space"
+    )
     vcpus: int = Field(ge=1, le=1024)
     ram_mb: int = Field(ge=1, le=16 * 1024 * 1024)
     state: Literal["running", "paused", "migrating", "shutoff", "other"] = "running"
@@ -79,7 +139,7 @@ class HostRegistration(_Body):
     cpu_cores: int = Field(ge=1, le=4096)
     core_mhz: float = Field(gt=0, le=100_000)
     usable_fraction: float = Field(1.0, gt=0, le=1.0)
-    ram_mb: int = Field(ge=1)
+    ram_mb: int = Field(ge=1, le=2**31 - 1)
     hypervisor_uri: str = Field(
         min_length=1, max_length=512, description="libvirt URI peers migrate to"
     )
@@ -89,19 +149,19 @@ class HostRegistration(_Body):
 
 
 class Heartbeat(_Body):
-    sent_at: datetime
+    sent_at: Timestamp
     vms: list[VmReport] | None = None
 
 
 class VmSample(_Body):
-    uuid: str = Field(min_length=1, max_length=64)
+    uuid: VmUuid
     cpu_mhz: float = Field(ge=0)
 
 
 class SampleBatch(_Body):
     """One collection interval of a host: VM CPU use, host and hypervisor CPU use."""
 
-    taken_at: datetime
+    taken_at: Timestamp
     host_cpu_mhz: float = Field(ge=0)
     hypervisor_mhz: float = Field(ge=0)
     vms: list[VmSample] = Field(default_factory=list, max_length=10_000)
@@ -112,13 +172,35 @@ class IngestResult(_Body):
     stored: int
 
 
-class ReallocationBody(_Body):
-    """A local manager's request: ``underload`` (all VMs) or ``overload`` (``vm_uuids``)."""
+class UnderloadRequest(_Body):
+    """A local manager asks to empty its host (``vm_uuids``: the VMs it saw, if any)."""
 
-    host: str = Field(min_length=1, max_length=255)
-    reason: Literal["underload", "overload"]
-    vm_uuids: list[str] = Field(default_factory=list, max_length=10_000)
-    sent_at: datetime
+    host: HostName
+    reason: Literal["underload"]
+    vm_uuids: VmUuids = Field(default_factory=list)
+    sent_at: Timestamp
+
+
+class OverloadRequest(_Body):
+    """A local manager asks to move the VMs it chose (at least one) off its host."""
+
+    host: HostName
+    reason: Literal["overload"]
+    vm_uuids: VmUuids = Field(min_length=1)
+    sent_at: Timestamp
+
+
+#: A local manager's request, told apart by ``reason``.
+ReallocationBody = Annotated[UnderloadRequest | OverloadRequest, Field(discriminator="reason")]
+
+
+def reallocation_body(
+    host: str, reason: Literal["underload", "overload"], vm_uuids: list[str], sent_at: datetime
+) -> UnderloadRequest | OverloadRequest:
+    """The request body for ``reason``."""
+    if reason == "overload":
+        return OverloadRequest(host=host, reason=reason, vm_uuids=vm_uuids, sent_at=sent_at)
+    return UnderloadRequest(host=host, reason=reason, vm_uuids=vm_uuids, sent_at=sent_at)
 
 
 class Accepted(_Body):
@@ -153,7 +235,7 @@ class MaintenanceBody(_Body):
 class ResolveBody(_Body):
     """Where the VM of a stuck or unknown migration is (its source or its destination)."""
 
-    on: str = Field(min_length=1, max_length=255)
+    on: HostName
 
 
 class HostOut(BaseModel):

@@ -60,10 +60,10 @@ from fleetwise.core.execution import MigrationCaps
 from fleetwise.core.global_manager import GlobalManagerConfig
 from fleetwise.core.placement import PLACEMENT
 from fleetwise.core.power import PowerModel, PowerModelSpec
-from fleetwise.drivers.ids import check_host_name
 from fleetwise.drivers.power.command import DEFAULT_SLEEP_COMMAND, CommandTemplate
 from fleetwise.drivers.power.wol import parse_mac
 from fleetwise.errors import InputError
+from fleetwise.ids import check_host_name
 from fleetwise.store.database import normalise_url
 
 __all__ = [

@@ -18,6 +18,7 @@ from fleetwise.core.lifecycle import (
     PlanState,
 )
 from fleetwise.errors import NotFoundError
+from fleetwise.ids import check_vm_uuid
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.inventory import (
     list_hosts,
@@ -34,7 +35,6 @@ from fleetwise.store.models import (
     RequestRow,
     VmRow,
 )
-from fleetwise.store.records import canonical_uuid
 from fleetwise.store.samples import last_host_samples, last_vm_samples
 from fleetwise.store.views import (
     CpuSample,
@@ -65,7 +65,7 @@ def get_vm(session: Session, uuid: str) -> VmView:
     """One VM by UUID."""
     stmt = (
         select(VmRow)
-        .where(VmRow.uuid == canonical_uuid(uuid))
+        .where(VmRow.uuid == check_vm_uuid(uuid))
         .options(selectinload(VmRow.host))
         .execution_options(populate_existing=True)
     )

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from fleetwise.core.round import RequestOutcome
 from fleetwise.errors import ConflictError, NotFoundError, ParameterError
+from fleetwise.ids import check_vm_uuid
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.lookup import host_by_name, rowcount
 from fleetwise.store.models import RequestRow, VmRow
-from fleetwise.store.records import canonical_uuid
 from fleetwise.store.views import RequestView, request_view
 
 __all__ = ["get_request", "list_requests", "record_request", "set_request_outcome"]
@@ -33,7 +33,7 @@ def record_request(
     received_at = require_utc(received_at)
     if reason is ReallocationReason.OVERLOAD and not vm_uuids:
         raise ParameterError("an overload request must name the VMs to move")
-    uuids = [canonical_uuid(u) for u in vm_uuids]
+    uuids = [check_vm_uuid(u) for u in vm_uuids]
     if len(set(uuids)) != len(uuids):
         raise ParameterError("a request names the same VM twice")
     known = (
@@ -41,7 +41,7 @@ def record_request(
     )
     unknown = sorted(set(uuids) - known)
     if unknown:
-        raise ParameterError(
+        raise ConflictError(
             f"the request names VMs the controller does not know: {', '.join(unknown)}"
         )
     request = RequestRow(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from fleetwise.core.lifecycle import ActionKind, PlanMode, VmState
 from fleetwise.errors import InputError, ParameterError
+from fleetwise.ids import check_host_name, check_vm_uuid
 from fleetwise.store.coltypes import require_utc
 
 __all__ = [
@@ -24,20 +24,11 @@ __all__ = [
     "PlanDraft",
     "ReportedVm",
     "VmSampleIn",
-    "canonical_uuid",
 ]
 
 DEFAULT_MAX_ATTEMPTS = 3
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _NAME_MAX = 255
-
-
-def canonical_uuid(value: str) -> str:
-    """``value`` as a lower-case hyphenated UUID; anything else is a ParameterError."""
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        raise ParameterError(f"not a UUID: {value!r}") from None
 
 
 def _utc(value: datetime, what: str) -> datetime:
@@ -78,7 +69,7 @@ class HostSpec:
     migration_uri: str | None = None  # a separate migration URI, if any
 
     def __post_init__(self) -> None:
-        _name(self.name, "host name")
+        check_host_name(self.name)
         for what in ("hypervisor_uri", "migration_uri"):
             uri = getattr(self, what)
             if uri is not None and not 0 < len(uri) <= 512:
@@ -112,7 +103,7 @@ class ReportedVm:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "uuid", canonical_uuid(self.uuid))
+        object.__setattr__(self, "uuid", check_vm_uuid(self.uuid))
         if not isinstance(self.state, VmState):
             raise ParameterError(f"unknown VM state {self.state!r}")
         _positive("ram_mb", self.ram_mb)
@@ -132,7 +123,7 @@ class VmSampleIn:
     cpu_mhz: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "vm_uuid", canonical_uuid(self.vm_uuid))
+        object.__setattr__(self, "vm_uuid", check_vm_uuid(self.vm_uuid))
         object.__setattr__(self, "ts", _utc(self.ts, "sample time"))
         _mhz("cpu_mhz", self.cpu_mhz)
 
@@ -177,7 +168,7 @@ class ActionDraft:
                 raise ParameterError("a migration names source and destination, not a host")
             if self.source_host == self.destination_host:
                 raise ParameterError(f"migration of {self.vm_uuid} from a host to itself")
-            object.__setattr__(self, "vm_uuid", canonical_uuid(self.vm_uuid))
+            object.__setattr__(self, "vm_uuid", check_vm_uuid(self.vm_uuid))
         elif self.host is None or any(
             v is not None for v in (self.vm_uuid, self.source_host, self.destination_host)
         ):

@@ -12,6 +12,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from fleetwise.errors import ConflictError
+from fleetwise.ids import check_vm_uuid
 from fleetwise.store.coltypes import require_utc
 from fleetwise.store.inventory import (
     get_host,
@@ -26,7 +27,7 @@ from fleetwise.store.models import (
     VmRow,
     VmSampleRow,
 )
-from fleetwise.store.records import HostSpec, ReportedVm, canonical_uuid
+from fleetwise.store.records import HostSpec, ReportedVm
 from fleetwise.store.views import (
     HostView,
     ReportOutcome,
@@ -98,7 +99,7 @@ def ingest_samples(
     )
     stored = 0
     if vm_samples:
-        by_uuid = {canonical_uuid(uuid): mhz for uuid, mhz in vm_samples}
+        by_uuid = {check_vm_uuid(uuid): mhz for uuid, mhz in vm_samples}
         ids: dict[str, int] = {}
         for part in chunks(sorted(by_uuid)):
             found = session.execute(select(VmRow.uuid, VmRow.id).where(VmRow.uuid.in_(part)))

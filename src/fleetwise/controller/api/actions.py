@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from fleetwise.api import schemas
 from fleetwise.controller.api.errors import ERROR_RESPONSES
+from fleetwise.controller.api.params import ActionId
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_AGENT, Admin, Caller, Context
 from fleetwise.controller.usecases import agents, plans
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/actions", responses=ERROR_RESPONSES)
-
-ActionId = Annotated[int, Path(ge=1, le=2**62, description="the action's id")]
 
 
 @router.post("/{action_id}/progress", status_code=204, response_class=Response, tags=[ACCESS_AGENT])

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from fleetwise.api import schemas
 from fleetwise.controller.api.errors import ERROR_RESPONSES
+from fleetwise.controller.api.params import (
+    HostInPath,
+    HostInQuery,
+    Limit,
+    MigrationId,
+    PlanId,
+    SinceInQuery,
+    VmInPath,
+    VmInQuery,
+)
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_ANY, Admin, Caller, Context
 from fleetwise.controller.usecases import inventory, plans
 from fleetwise.core.lifecycle import PlanState
@@ -18,12 +27,6 @@ __all__ = ["health_router", "router"]
 router = APIRouter(prefix="/v1", tags=[ACCESS_ADMIN], responses=ERROR_RESPONSES)
 health_router = APIRouter(prefix="/v1", tags=[ACCESS_ANY], responses=ERROR_RESPONSES)
 
-HostName = Annotated[str, Path(min_length=1, max_length=255, description="the host's name")]
-PlanId = Annotated[int, Path(ge=1, le=2**62, description="the plan's id")]
-MigrationId = Annotated[int, Path(ge=1, le=2**62, description="the migration's id")]
-VmUuid = Annotated[str, Path(min_length=1, max_length=64, description="the VM's UUID")]
-Limit = Annotated[int, Query(ge=1, le=10_000)]
-
 
 @router.get("/hosts", response_model=list[schemas.HostOut])
 def hosts(ctx: Context, _: Admin) -> list[schemas.HostOut]:
@@ -32,21 +35,21 @@ def hosts(ctx: Context, _: Admin) -> list[schemas.HostOut]:
 
 
 @router.get("/hosts/{host}", response_model=schemas.HostOut)
-def host(host: HostName, ctx: Context, _: Admin) -> schemas.HostOut:
+def host(host: HostInPath, ctx: Context, _: Admin) -> schemas.HostOut:
     """One host."""
     return inventory.host(ctx, host)
 
 
 @router.post("/hosts/{host}/maintenance", response_model=schemas.HostOut)
 def maintenance(
-    host: HostName, body: schemas.MaintenanceBody, ctx: Context, _: Admin
+    host: HostInPath, body: schemas.MaintenanceBody, ctx: Context, _: Admin
 ) -> schemas.HostOut:
     """Put a host into maintenance (it is drained and kept out of placement) or back."""
     return inventory.maintenance(ctx, host, body.on)
 
 
 @router.post("/hosts/{host}/evacuate", response_model=schemas.Evacuation)
-def evacuate(host: HostName, ctx: Context, _: Admin) -> schemas.Evacuation:
+def evacuate(host: HostInPath, ctx: Context, _: Admin) -> schemas.Evacuation:
     """Drain a host now (maintenance on and a planning round at once); it stays out of
     placement until maintenance is turned off."""
     return inventory.evacuate(ctx, host)
@@ -56,14 +59,14 @@ def evacuate(host: HostName, ctx: Context, _: Admin) -> schemas.Evacuation:
 def vms(
     ctx: Context,
     _: Admin,
-    host: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    host: HostInQuery = None,
 ) -> list[schemas.VmOut]:
     """Every VM (or those on one host) with its latest CPU sample."""
     return inventory.vms(ctx, host)
 
 
 @router.get("/vms/{uuid}", response_model=schemas.VmOut)
-def vm(uuid: VmUuid, ctx: Context, _: Admin) -> schemas.VmOut:
+def vm(uuid: VmInPath, ctx: Context, _: Admin) -> schemas.VmOut:
     """One VM with its latest CPU sample."""
     return inventory.vm(ctx, uuid)
 
@@ -101,8 +104,8 @@ def cancel(plan_id: PlanId, ctx: Context, _: Admin) -> schemas.PlanOut:
 def migrations(
     ctx: Context,
     _: Admin,
-    vm: Annotated[str | None, Query(description="only this VM's migrations")] = None,
-    since: Annotated[datetime | None, Query(description="started at or after")] = None,
+    vm: VmInQuery = None,
+    since: SinceInQuery = None,
     limit: Limit = 1000,
 ) -> list[schemas.MigrationOut]:
     """Migration attempts, oldest first."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from fleetwise.api import schemas
 from fleetwise.controller.api.errors import ERROR_RESPONSES
+from fleetwise.controller.api.params import HostInPath
 from fleetwise.controller.api.security import ACCESS_AGENT, Context, HostAgent
 from fleetwise.controller.usecases import agents
 
@@ -15,19 +14,17 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/agents", tags=[ACCESS_AGENT], responses=ERROR_RESPONSES)
 
-HostName = Annotated[str, Path(min_length=1, max_length=255, description="the host's name")]
-
 
 @router.put("/{host}", response_model=schemas.HostOut)
 def register(
-    host: HostName, body: schemas.HostRegistration, ctx: Context, _: HostAgent
+    host: HostInPath, body: schemas.HostRegistration, ctx: Context, _: HostAgent
 ) -> schemas.HostOut:
     """Register the host (or update it) with every VM it runs."""
     return agents.register(ctx, host, body)
 
 
 @router.post("/{host}/heartbeat", status_code=204, response_class=Response)
-def heartbeat(host: HostName, body: schemas.Heartbeat, ctx: Context, _: HostAgent) -> Response:
+def heartbeat(host: HostInPath, body: schemas.Heartbeat, ctx: Context, _: HostAgent) -> Response:
     """Note that the host's agent is alive, with its VM list if it sent one."""
     agents.heartbeat(ctx, host, body)
     return Response(status_code=204)
@@ -35,13 +32,13 @@ def heartbeat(host: HostName, body: schemas.Heartbeat, ctx: Context, _: HostAgen
 
 @router.post("/{host}/samples", response_model=schemas.IngestResult)
 def samples(
-    host: HostName, body: schemas.SampleBatch, ctx: Context, _: HostAgent
+    host: HostInPath, body: schemas.SampleBatch, ctx: Context, _: HostAgent
 ) -> schemas.IngestResult:
     """Store one collection interval of the host (VMs it does not know yet are skipped)."""
     return agents.samples(ctx, host, body)
 
 
 @router.get("/{host}/assignments", response_model=list[schemas.Assignment])
-def assignments(host: HostName, ctx: Context, _: HostAgent) -> list[schemas.Assignment]:
+def assignments(host: HostInPath, ctx: Context, _: HostAgent) -> list[schemas.Assignment]:
     """The migrations the host's agent must run now."""
     return agents.assignments(ctx, host)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fleetwise import __version__
@@ -12,6 +12,7 @@ from fleetwise.controller.api import actions, admin, agents, reallocations
 from fleetwise.controller.api.errors import ERROR_RESPONSES, install_error_handlers
 from fleetwise.controller.api.gate import AuthGate, FailureLog
 from fleetwise.controller.api.security import ACCESS_ADMIN, ACCESS_ANY, Admin, Caller
+from fleetwise.controller.api.strict_query import known_query_parameters_only
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.metrics import RequestTimer, controller_registry
 
@@ -34,6 +35,7 @@ def create_app(context: ControllerContext) -> FastAPI:
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(known_query_parameters_only)],
     )
     app.state.context = context
     metrics_of_app = controller_registry(context)

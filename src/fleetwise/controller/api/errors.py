@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from fleetwise.controller.errors import ForbiddenError, StaleRequestError, UnauthenticatedError
 from fleetwise.core.lifecycle import IllegalTransition
 from fleetwise.errors import ConflictError, DriverError, InputError, NotFoundError
+from fleetwise.ids import HOST_NAME_PATTERN, VM_UUID_PATTERN
 
 __all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers", "validation_detail"]
 
@@ -75,6 +76,22 @@ def _where(location: tuple[Any, ...]) -> str:
     return text
 
 
+_PLAIN = {
+    "missing": "is required",
+    "timezone_aware": "needs a time zone offset, as in 2025-01-06T08:00:00Z",
+}
+_PATTERNS = {
+    VM_UUID_PATTERN: "is not a VM UUID",
+    HOST_NAME_PATTERN: "is not a host name or address",
+}
+
+
+def _pattern_text(error: dict[str, Any]) -> str | None:
+    if error.get("type") != "string_pattern_mismatch":
+        return None
+    return _PATTERNS.get(str(error.get("ctx", {}).get("pattern", "")))
+
+
 def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
     """Status and one-sentence message for FastAPI's validation errors."""
     if not errors:
@@ -87,8 +104,14 @@ def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
     where = _where(location)
     if kind == "missing" and location in (("body",), ()):
         return 422, "the request needs a JSON body"
-    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    message = _PLAIN.get(kind) or _pattern_text(first) or str(first.get("msg", "is invalid"))
+    message = message.removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
+    if kind == "union_tag_invalid":
+        context = first.get("ctx", {})
+        discriminator = str(context.get("discriminator", "")).strip("'")
+        where = f"{where}.{discriminator}" if where else discriminator
+        message = f"must be one of {context.get('expected_tags', '')}"
     more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return 422, f"{where or 'request'}: {message}{more}"
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fleetwise.controller.api.gate import PRINCIPAL
+from fleetwise.controller.api.params import HostInPath
 from fleetwise.controller.auth import Principal
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError, UnauthenticatedError
@@ -84,9 +85,7 @@ async def admin(principal: Caller) -> Principal:
 Admin = Annotated[Principal, Depends(admin)]
 
 
-async def host_agent(
-    principal: Caller, host: Annotated[str, Path(min_length=1, max_length=255)]
-) -> Principal:
+async def host_agent(principal: Caller, host: HostInPath) -> Principal:
     """The admin or the agent of the path's ``{host}``."""
     if not principal.may_act_for(host):
         raise ForbiddenError(f"the {principal} may not act for host {host}")

@@ -9,7 +9,6 @@ only a report of the VM (or the agent's late result) settles them.
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -22,8 +21,8 @@ from fleetwise.controller.usecases.migrations import running_migration
 from fleetwise.controller.usecases.shapes import aware, host_out, host_spec, vm_reports
 from fleetwise.core.execution import arrived
 from fleetwise.core.lifecycle import ActionKind, ActionState, MigrationOutcome
-from fleetwise.drivers.ids import check_host_name
-from fleetwise.errors import ConflictError, ParameterError
+from fleetwise.errors import ConflictError
+from fleetwise.ids import check_host_name
 from fleetwise.store.attempts import settle_migration
 from fleetwise.store.fleet import get_vm
 from fleetwise.store.inventory import get_host, list_hosts
@@ -80,21 +79,18 @@ def heartbeat(ctx: ControllerContext, host: str, body: schemas.Heartbeat) -> Non
     """Note that the host's agent is alive, with its VM list if it sent one."""
     sent_at = aware(body.sent_at, "sent_at")
     if sent_at > ctx.now() + timedelta(seconds=ctx.config.staleness_window_s):
-        raise ParameterError("sent_at lies in the future; check the host's clock")
+        raise ConflictError("sent_at lies in the future; check the host's clock")
     ctx.store.run(_heartbeat, host, body, ctx.now(), sent_at)
 
 
 def samples(ctx: ControllerContext, host: str, body: schemas.SampleBatch) -> schemas.IngestResult:
     """Store one collection interval of the host (VMs it does not know yet are skipped)."""
-    values = [body.host_cpu_mhz, body.hypervisor_mhz, *(s.cpu_mhz for s in body.vms)]
-    if not all(math.isfinite(v) for v in values):
-        raise ParameterError("CPU figures must be finite numbers")
     taken_at = aware(body.taken_at, "taken_at")
     now = ctx.now()
     if taken_at > now + timedelta(seconds=ctx.config.staleness_window_s):
-        raise ParameterError("taken_at lies in the future; check the host's clock")
+        raise ConflictError("taken_at lies in the future; check the host's clock")
     if taken_at < now - timedelta(seconds=ctx.config.sample_retention_s):
-        raise ParameterError(
+        raise ConflictError(
             f"taken_at is older than the {ctx.config.sample_retention_s:g} s samples are kept"
         )
     stored = ctx.store.run(

@@ -16,12 +16,12 @@ from fleetwise.controller.usecases.figures import fleet_stats, read_figures
 from fleetwise.controller.usecases.shapes import aware, host_out, migration_out, vm_out
 from fleetwise.core.lifecycle import ActionState
 from fleetwise.errors import DriverError
+from fleetwise.ids import check_vm_uuid
 from fleetwise.store.attempts import resolve_migration as resolve_migration_in_store
 from fleetwise.store.fleet import get_vm, ping, probe_write, vm_counts_by_host
 from fleetwise.store.inventory import get_host, list_hosts, list_vms, set_maintenance
 from fleetwise.store.migration_log import get_migration, list_migrations
 from fleetwise.store.plans import open_plans, transition_action
-from fleetwise.store.records import canonical_uuid
 from fleetwise.store.samples import last_vm_samples
 
 __all__ = [
@@ -166,7 +166,7 @@ def migrations(
     """Migration attempts, oldest first."""
     found = ctx.store.read(
         list_migrations,
-        vm_uuid=None if vm is None else canonical_uuid(vm),
+        vm_uuid=None if vm is None else check_vm_uuid(vm),
         since=None if since is None else aware(since, "since"),
         limit=limit,
     )

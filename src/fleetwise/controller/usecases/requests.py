@@ -10,7 +10,7 @@ from fleetwise.controller.auth import Principal
 from fleetwise.controller.context import ControllerContext
 from fleetwise.controller.errors import ForbiddenError, StaleRequestError
 from fleetwise.controller.usecases.shapes import aware
-from fleetwise.errors import ParameterError
+from fleetwise.errors import ConflictError
 from fleetwise.store.enums import ReallocationReason
 from fleetwise.store.reallocation import record_request
 
@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 def reallocate(
-    ctx: ControllerContext, principal: Principal, body: schemas.ReallocationBody
+    ctx: ControllerContext,
+    principal: Principal,
+    body: schemas.UnderloadRequest | schemas.OverloadRequest,
 ) -> schemas.Accepted:
     """Queue a request to move VMs away from a host; the next round handles it.
 
@@ -38,7 +40,7 @@ def reallocate(
             f"{window.total_seconds():g} s staleness window; the state it saw may be gone"
         )
     if sent_at - window > now:
-        raise ParameterError("sent_at lies in the future; check the host's clock")
+        raise ConflictError("sent_at lies in the future; check the host's clock")
     request = ctx.store.run(
         record_request,
         body.host,

@@ -33,8 +33,8 @@ from fleetwise.drivers.hypervisor.base import (
     VmInfo,
     VmState,
 )
-from fleetwise.drivers.ids import check_vm_uuid
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.ids import check_vm_uuid
 
 __all__ = ["LibvirtHypervisor", "load_libvirt"]
 

@@ -32,9 +32,9 @@ from fleetwise.drivers.hypervisor.base import (
 )
 from fleetwise.drivers.hypervisor.cpu_trace import CpuTrace
 from fleetwise.drivers.hypervisor.fleet_view import FleetHostView
-from fleetwise.drivers.ids import check_vm_uuid
 from fleetwise.drivers.power.base import PowerState
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.ids import check_vm_uuid
 
 __all__ = [
     "MigrationRecord",

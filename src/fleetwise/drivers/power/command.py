@@ -10,8 +10,8 @@ import signal
 import subprocess
 from dataclasses import dataclass
 
-from fleetwise.drivers.ids import check_host_name
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.ids import check_host_name
 
 __all__ = [
     "DEFAULT_SLEEP_COMMAND",

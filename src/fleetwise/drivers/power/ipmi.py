@@ -8,9 +8,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fleetwise.drivers.ids import check_host_name
 from fleetwise.drivers.power.base import PowerDriver, PowerState
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.ids import check_host_name
 
 __all__ = ["BmcAddress", "IpmiPowerDriver"]
 
