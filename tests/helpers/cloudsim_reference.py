@@ -27,6 +27,7 @@ class ReferenceStep:
     def __init__(self, st: RunState, detector: CloudSimDetector, selection: str, seed: int):
         self.st = st
         self.detector = detector
+        self.selection = selection
         self.select = SELECTION.build(selection)
         self.seed = seed
 
@@ -96,6 +97,15 @@ class ReferenceStep:
             req += float(st.request[u])
         self.alloc[h], self.req[h] = alloc, req
 
+    def _observation(self, v: int) -> VmObservation:
+        """MC reads utilisation fractions; the other policies use in MIPS of a MIPS capacity."""
+        st, dc = self.st, self.st.dc
+        history = st.history[v, : st.history_len][::-1]
+        if self.selection == "mc":
+            return VmObservation(str(v), float(dc.vm_ram[v]), 1.0, history)
+        mips = float(dc.vm_mips[v])
+        return VmObservation(str(v), float(dc.vm_ram[v]), mips, history * mips)
+
     # ------------------------------------------------------------------------- PABFD
     def _pabfd(self, v: int, excluded: list[bool]) -> int:
         dc = self.st.dc
@@ -129,12 +139,7 @@ class ReferenceStep:
         for h in range(dc.hosts):
             pick = 0
             while over[h] and self.lists[h]:
-                observed = tuple(
-                    VmObservation(
-                        str(v), float(dc.vm_ram[v]), 1.0, st.history[v, : st.history_len][::-1]
-                    )
-                    for v in self.lists[h]
-                )
+                observed = tuple(self._observation(v) for v in self.lists[h])
                 seed = ((self.seed * 1_000_003 + tick) * 1_000_003 + h) * 1_000_003 + pick
                 pick += 1
                 index = self.select(observed, SelectionContext(seed=seed))

@@ -43,6 +43,10 @@ from fleetwise.sim.cloudsim.state import RunState
 
 __all__ = ["Optimizer"]
 
+# CloudSim's MC regresses the VMs' utilisation fractions u; every other policy reads
+# CPU use in MIPS, u·M (MU ranks (u·M)/M, which is not always u to the last bit).
+_FRACTION_INPUTS = frozenset({"mc"})
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -69,6 +73,7 @@ class Optimizer:
         self.select: VmSelector = SELECTION.build(selection)
         self.key = selection_key(selection) if compiled_selection else None
         self.seed = seed
+        self._in_mips = selection not in _FRACTION_INPUTS
         self._static_keys: FloatArray | None = None
         dc = st.dc
         self._flat_tables = np.ascontiguousarray(dc.power_table).reshape(-1)
@@ -97,13 +102,13 @@ class Optimizer:
         )  # fmt: skip
 
     def _observation(self, v: int) -> VmObservation:
+        """VM ``v`` as the selection policy sees it: use in MIPS, or fractions for MC."""
         st = self.st
-        return VmObservation(
-            vm_id=str(v),
-            ram_mb=float(st.dc.vm_ram[v]),
-            capacity=1.0,
-            cpu_history=st.history[v, : st.history_len][::-1],
-        )
+        history = st.history[v, : st.history_len][::-1]
+        if not self._in_mips:
+            return VmObservation(str(v), float(st.dc.vm_ram[v]), 1.0, history)
+        mips = float(st.dc.vm_mips[v])
+        return VmObservation(str(v), float(st.dc.vm_ram[v]), mips, history * mips)
 
     def _keys(self, w: Working, over: BoolArray) -> FloatArray:
         """Selection keys of the VMs on overloaded hosts (of all VMs, if they never change)."""
