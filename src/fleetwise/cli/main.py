@@ -1,39 +1,122 @@
 """Entry point of the ``fleetwise`` command: sub-commands and error handling.
 
+Sub-commands are imported only when they run (or show their own help), so that
+``fleetwise --help`` and the admin commands start without the simulator's or the
+agent's dependencies (numba, scipy, matplotlib). The summaries listed by
+``fleetwise --help`` are kept here for that reason; a test checks them against the
+commands' own.
+
 Bad input (a :class:`~fleetwise.errors.InputError`) prints one ``error:`` line and
 exits with status 2; a failing driver or peer exits with status 1.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any, NamedTuple
 
 import typer
+from typer.core import TyperGroup
 
-from fleetwise.agent.cli import agent_app
-from fleetwise.cli import admin
-from fleetwise.cli import simulate as simulate_cmds
-from fleetwise.controller.cli import app as controller_app
-from fleetwise.demo.cli import demo
 from fleetwise.errors import FleetwiseError, InputError
 
-__all__ = ["app", "main"]
+__all__ = ["SUBCOMMANDS", "app", "load_subcommand", "main"]
+
+
+class Subcommand(NamedTuple):
+    """Where a sub-command lives: a Typer app or a command function."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "simulate": Subcommand(
+        "fleetwise.cli.simulate",
+        "simulate",
+        "Simulate one day of traces under one policy and print the results.",
+    ),
+    "sweep": Subcommand(
+        "fleetwise.cli.simulate",
+        "sweep",
+        "Run policies × days in parallel and write medians in the layout of Table V.",
+    ),
+    "demo": Subcommand(
+        "fleetwise.demo.cli",
+        "demo",
+        "Run a controller and one agent per host on a simulated fleet, and watch it consolidate.",
+    ),
+    "hosts": Subcommand(
+        "fleetwise.cli.admin", "hosts_app", "Inspect hosts and switch maintenance mode."
+    ),
+    "vms": Subcommand("fleetwise.cli.admin", "vms_app", "Inspect VMs."),
+    "plans": Subcommand(
+        "fleetwise.cli.admin", "plans_app", "Inspect, approve, cancel plans and skip actions."
+    ),
+    "agent": Subcommand(
+        "fleetwise.agent.cli",
+        "agent_app",
+        "Run the agent of one host, or set up a shared simulated fleet.",
+    ),
+    "controller": Subcommand(
+        "fleetwise.controller.cli",
+        "app",
+        "The controller: REST API, global manager and plan executor.",
+    ),
+}
+
+
+def load_subcommand(name: str) -> Any:
+    """Import sub-command ``name`` and build its click command."""
+    entry = SUBCOMMANDS[name]
+    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # as ``add_typer`` would: always a group
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """A group that imports a sub-command when it is used, not to list it."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        if self._listing:
+            return typer.core.TyperCommand(name=cmd_name, help=SUBCOMMANDS[cmd_name].summary)
+        return load_subcommand(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="fleetwise",
-    help="Energy-aware consolidation of virtualisation hosts.",
+    cls=_LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("simulate")(simulate_cmds.simulate)
-app.command("sweep")(simulate_cmds.sweep)
-app.add_typer(admin.hosts_app, name="hosts")
-app.add_typer(admin.vms_app, name="vms")
-app.add_typer(admin.plans_app, name="plans")
-app.add_typer(agent_app, name="agent")
-app.add_typer(controller_app, name="controller")
-app.command("demo")(demo)
+
+
+@app.callback()
+def _root() -> None:
+    """Energy-aware consolidation of virtualisation hosts."""
 
 
 def main() -> None:
