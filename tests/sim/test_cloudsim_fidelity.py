@@ -13,6 +13,7 @@ from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.engine import CloudSimRun
 from fleetwise.sim.cloudsim.hostlists import append
 from fleetwise.sim.cloudsim.optimize import Optimizer
+from fleetwise.sim.cloudsim.report import to_result
 from fleetwise.traces.loader import TraceSet
 
 
@@ -46,3 +47,18 @@ def test_mu_ranks_use_in_mips_over_capacity_as_cloudsim_does(compiled: bool) -> 
     assert u == run.state.history[2, 0] and (u * 2500) / 2500 > u == (u * 1000) / 1000
     optimizer = Optimizer(run.state, run.optimizer.detector, "mu", 0, compiled)  # type: ignore[union-attr]
     assert optimizer.optimize(1) == [(2, 0)]
+
+
+def test_time_before_migration_is_timed_from_vm_entries_as_cloudsim_prints_it() -> None:
+    # Two hosts, four VMs at 10 %: at 300.1 s the underload phase moves VMs 2 (1740 MB)
+    # and 3 (613 MB) off host 0; their entries are in migration from 300.1 s until the
+    # post-completion entries at 300.1 + 27.84 and 300.1 + 9.808 s.
+    cpu = [[10] * 4 for _ in range(4)]
+    traces = TraceSet("tiny", tuple(f"vm{i}" for i in range(4)), np.array(cpu, np.uint8))
+    run = CloudSimRun(traces, "migrate", CloudSimDetector("thr", 0.8), "mmt", 0, 2)
+    result = to_result(run.run(), "thr-mmt-0.8", "tiny", 0.0, 0, "cs303")
+    t = 300.1
+    assert run.metrics.migration_episodes == 2
+    expected = ((t + 1740 / 62.5) - t + ((t + 613 / 62.5) - t)) / 2
+    assert result.mean_time_before_migration_s == expected
+    assert result.mean_migration_time_s == (1740 / 62.5 + 613 / 62.5) / 2

@@ -15,7 +15,7 @@ from numba import njit
 
 from fleetwise.sim.cloudsim.hostlists import HostLists, unlink
 from fleetwise.sim.cloudsim.kernels import allocate, charge_energy
-from fleetwise.sim.cloudsim.metrics import EntryMetrics, record
+from fleetwise.sim.cloudsim.metrics import EntryMetrics, final_vm_entry, record
 
 __all__ = ["Instant", "update_instant"]
 
@@ -81,8 +81,9 @@ def update_instant(
     if remove_idle:
         for v in range(request.size):
             if alive[v] and not in_migration[v] and request[v] == 0.0:
-                # gone for good: its last entry gets no successor, so it never counts
+                # gone for good: its last entry gets no successor, so it adds no time
                 alive[v] = False
                 unlink(lists, v)
+                final_vm_entry(metrics, v, t)
                 metrics.vm_has_entry[v] = False
     return frac, request, cur, req, energy

@@ -25,6 +25,7 @@ IntArray = npt.NDArray[np.int64]
 
 # indices into EntryMetrics.totals
 _LAST_TIME, _UNDER_SUM, _UNDER_COUNT, _SHUTDOWNS, _WAIT_SUM, _WAIT_SQ = range(6)
+_EPISODES, _EPISODE_SUM = 6, 7
 
 
 class EntryMetrics(NamedTuple):
@@ -47,6 +48,9 @@ class EntryMetrics(NamedTuple):
     vm_req_time: FloatArray
     vm_alloc_time: FloatArray
     vm_mig_shortfall: FloatArray
+    # the last final entry's in-migration flag, and when the VM's migration began
+    vm_prev_migrating: BoolArray
+    vm_migration_start: FloatArray
     totals: FloatArray  # last entry time, under-allocation ratio sum and count, shutdowns…
 
     @property
@@ -65,10 +69,20 @@ class EntryMetrics(NamedTuple):
     def shutdown_wait_sum(self) -> float:
         return float(self.totals[_WAIT_SUM])
 
+    @property
+    def migration_episodes(self) -> int:
+        """Runs of in-migration VM entries (a VM moved twice at one tick counts once)."""
+        return int(self.totals[_EPISODES])
+
+    @property
+    def migration_episode_sum(self) -> float:
+        """Their durations: the first in-migration entry to the first entry after the run."""
+        return float(self.totals[_EPISODE_SUM])
+
 
 def new_metrics(hosts: int, vms: int) -> EntryMetrics:
     """Accumulators before the first entry."""
-    totals = np.zeros(6)
+    totals = np.zeros(8)
     totals[_LAST_TIME] = -1.0
     return EntryMetrics(
         host_cur=np.zeros(hosts),
@@ -85,6 +99,8 @@ def new_metrics(hosts: int, vms: int) -> EntryMetrics:
         vm_req_time=np.zeros(vms),
         vm_alloc_time=np.zeros(vms),
         vm_mig_shortfall=np.zeros(vms),
+        vm_prev_migrating=np.zeros(vms, dtype=bool),
+        vm_migration_start=np.zeros(vms),
         totals=totals,
     )
 
@@ -110,6 +126,18 @@ def _count_transitions(m: EntryMetrics, entry_time: float) -> None:
 
 
 @njit(cache=True)
+def final_vm_entry(m: EntryMetrics, v: int, entry_time: float) -> None:
+    """VM ``v``'s entry at ``entry_time`` is final: time its in-migration runs by it."""
+    migrating = m.vm_migrating[v]
+    if migrating and not m.vm_prev_migrating[v]:
+        m.vm_migration_start[v] = entry_time
+    elif m.vm_prev_migrating[v] and not migrating:
+        m.totals[_EPISODES] += 1
+        m.totals[_EPISODE_SUM] += entry_time - m.vm_migration_start[v]
+    m.vm_prev_migrating[v] = migrating
+
+
+@njit(cache=True)
 def _finalise(m: EntryMetrics, t: float) -> None:
     """Close the pending entries (recorded at the last time) with the next instant ``t``."""
     last = m.totals[_LAST_TIME]
@@ -125,6 +153,7 @@ def _finalise(m: EntryMetrics, t: float) -> None:
     for v in range(m.vm_req.size):
         if not m.vm_has_entry[v]:
             continue
+        final_vm_entry(m, v, last)
         req = m.vm_req[v]
         alloc = m.vm_alloc[v]
         m.vm_req_time[v] += req * dt
@@ -176,5 +205,9 @@ def record(
 @njit(cache=True)
 def close(m: EntryMetrics) -> None:
     """Count the transitions of the final entries (no time is added)."""
-    if m.totals[_LAST_TIME] >= 0.0:
-        _count_transitions(m, m.totals[_LAST_TIME])
+    last = m.totals[_LAST_TIME]
+    if last >= 0.0:
+        _count_transitions(m, last)
+        for v in range(m.vm_req.size):
+            if m.vm_has_entry[v]:
+                final_vm_entry(m, v, last)
