@@ -15,6 +15,7 @@ import numpy.typing as npt
 from fleetwise.core.power import interpolate_tables
 from fleetwise.core.selection import SELECTION
 from fleetwise.core.types import SelectionContext, VmObservation
+from fleetwise.sim.cloudsim.codes import rs_seed, splitmix_index
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.state import RunState
 
@@ -140,9 +141,11 @@ class ReferenceStep:
             pick = 0
             while over[h] and self.lists[h]:
                 observed = tuple(self._observation(v) for v in self.lists[h])
-                seed = ((self.seed * 1_000_003 + tick) * 1_000_003 + h) * 1_000_003 + pick
+                if self.selection == "rs":  # the model's own seeded stream
+                    index = splitmix_index(rs_seed(self.seed, tick, h, pick), len(observed))
+                else:
+                    index = self.select(observed, SelectionContext())
                 pick += 1
-                index = self.select(observed, SelectionContext(seed=seed))
                 if index is None:
                     break
                 v = self.lists[h][index]

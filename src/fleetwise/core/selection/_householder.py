@@ -31,7 +31,7 @@ from numba import njit
 
 from fleetwise.core.types import FloatArray
 
-__all__ = ["householder_r_squared"]
+__all__ = ["all_r_squared", "householder_r_squared"]
 
 
 @njit(cache=True, error_model="numpy")
@@ -107,7 +107,8 @@ def _solve(qrt: FloatArray, diagonal: FloatArray, target: FloatArray) -> FloatAr
 
 
 @njit(cache=True, error_model="numpy")
-def _all_r_squared(columns: FloatArray) -> tuple[bool, FloatArray]:
+def all_r_squared(columns: FloatArray) -> tuple[bool, FloatArray]:
+    """Every column's R² (compiled callers); False when any design is exactly singular."""
     m, n = columns.shape
     scores = np.empty(n)
     diagonal = np.empty(n)
@@ -138,5 +139,5 @@ def householder_r_squared(columns: FloatArray) -> FloatArray | None:
     m, n = columns.shape
     if not 2 <= n <= m:
         raise ValueError(f"need 2 <= columns <= rows, got {n} columns and {m} rows")
-    regular, scores = _all_r_squared(np.ascontiguousarray(columns, dtype=np.float64))
+    regular, scores = all_r_squared(np.ascontiguousarray(columns, dtype=np.float64))
     return scores if regular else None

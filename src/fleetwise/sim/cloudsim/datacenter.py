@@ -70,6 +70,14 @@ class Datacenter:
     def vms(self) -> int:
         return int(self.vm_mips.size)
 
+    @property
+    def type_totals(self) -> npt.NDArray[np.float64]:
+        """Capacity (MIPS) of each host type, that of its first host."""
+        types = int(self.host_type.max()) + 1
+        return np.array(
+            [float(self.host_total[np.argmax(self.host_type == t)]) for t in range(types)]
+        )
+
 
 def build_datacenter(vm_count: int, host_count: int = 800) -> Datacenter:
     """Hosts alternate the two types (host i has type i mod 2); VM i has type i // ceil(n/4)."""

@@ -16,7 +16,14 @@ from numba import njit
 from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists
 
-__all__ = ["allocate", "charge_energy", "pairwise_sum", "stale_power", "startup_placement"]
+__all__ = [
+    "allocate",
+    "charge_energy",
+    "fleet_views",
+    "pairwise_sum",
+    "stale_power",
+    "startup_placement",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -107,6 +114,32 @@ def stale_power(
         util[h] = _clamp(host_cur[h] / total[h])
         watts[h] = _checked_power(flat_tables, h, util[h])
     return util, watts
+
+
+@njit(cache=True)
+def fleet_views(
+    history: FloatArray,
+    length: int,
+    mips: FloatArray,
+    type_totals: FloatArray,
+    host_cur: FloatArray,
+    total: FloatArray,
+    flat_tables: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """What the consolidation step reads at a tick.
+
+    Every VM's history as a share of each host type's capacity, ``(u·MIPS) / host MIPS``
+    as CloudSim computes it (newest first, at least one column), and each host's
+    utilisation at the tick with its power there.
+    """
+    width = max(length, 1)
+    shares = np.empty((type_totals.size, mips.size, width))
+    for t in range(type_totals.size):
+        for v in range(mips.size):
+            for i in range(width):
+                shares[t, v, i] = (history[v, i] * mips[v]) / type_totals[t]
+    stale, watts = stale_power(host_cur, total, flat_tables)
+    return shares, stale, watts
 
 
 @njit(cache=True)

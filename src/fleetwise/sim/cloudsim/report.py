@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetwise.sim.cloudsim.engine import RunOutcome
+from fleetwise.sim.cloudsim.outcome import RunOutcome
 from fleetwise.sim.results import SimulationResult, TickSeries
 
 __all__ = ["to_result"]
