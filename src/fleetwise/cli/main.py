@@ -4,7 +4,8 @@ Sub-commands are imported only when they run (or show their own help), so that
 ``fleetwise --help`` and the admin commands start without the simulator's or the
 agent's dependencies (numba, scipy, matplotlib). The summaries listed by
 ``fleetwise --help`` are kept here for that reason; a test checks them against the
-commands' own.
+commands' own. ``fleetwise simulate`` with the usual options skips the CLI framework
+altogether (:mod:`fleetwise.cli.quick`).
 
 Bad input (a :class:`~fleetwise.errors.InputError`) prints one ``error:`` line and
 exits with status 2; a failing driver or peer exits with status 1.
@@ -16,12 +17,9 @@ import importlib
 import sys
 from typing import Any, NamedTuple
 
-import typer
-from typer.core import TyperGroup
-
 from fleetwise.errors import FleetwiseError, InputError
 
-__all__ = ["SUBCOMMANDS", "app", "load_subcommand", "main"]
+__all__ = ["SUBCOMMANDS", "build_app", "load_subcommand", "main"]
 
 
 class Subcommand(NamedTuple):
@@ -70,6 +68,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 def load_subcommand(name: str) -> Any:
     """Import sub-command ``name`` and build its click command."""
+    import typer
+
     entry = SUBCOMMANDS[name]
     target = getattr(importlib.import_module(entry.module), entry.attribute)
     if isinstance(target, typer.Typer):
@@ -82,47 +82,67 @@ def load_subcommand(name: str) -> Any:
     return command
 
 
-class _LazyGroup(TyperGroup):
-    """A group that imports a sub-command when it is used, not to list it."""
+def build_app() -> Any:
+    """The ``fleetwise`` Typer app, its sub-commands listed but not imported."""
+    import typer
+    from typer.core import TyperCommand, TyperGroup
 
-    _listing = False
+    class LazyGroup(TyperGroup):
+        """A group that imports a sub-command when it is used, not to list it."""
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(SUBCOMMANDS)
+        _listing = False
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in SUBCOMMANDS:
-            return None
-        if self._listing:
-            return typer.core.TyperCommand(name=cmd_name, help=SUBCOMMANDS[cmd_name].summary)
-        return load_subcommand(cmd_name)
+        def list_commands(self, ctx: Any) -> list[str]:
+            return list(SUBCOMMANDS)
 
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
+        def get_command(self, ctx: Any, cmd_name: str) -> Any:
+            if cmd_name not in SUBCOMMANDS:
+                return None
+            if self._listing:
+                return TyperCommand(name=cmd_name, help=SUBCOMMANDS[cmd_name].summary)
+            return load_subcommand(cmd_name)
+
+        def format_help(self, ctx: Any, formatter: Any) -> None:
+            self._listing = True
+            try:
+                super().format_help(ctx, formatter)
+            finally:
+                self._listing = False
+
+    app = typer.Typer(
+        name="fleetwise",
+        cls=LazyGroup,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """Energy-aware consolidation of virtualisation hosts."""
+
+    return app
 
 
-app = typer.Typer(
-    name="fleetwise",
-    cls=_LazyGroup,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+def _quick_simulate(args: list[str]) -> Any:
+    """``simulate``'s options if it can run without the CLI framework, else None."""
+    if not args or args[0] != "simulate":
+        return None
+    from fleetwise.cli.quick import parse
 
-
-@app.callback()
-def _root() -> None:
-    """Energy-aware consolidation of virtualisation hosts."""
+    return parse(args[1:])
 
 
 def main() -> None:
     """Run the CLI, turning fleetwise errors into one line and an exit status."""
     try:
-        app()
+        quick = _quick_simulate(sys.argv[1:])
+        if quick is not None:
+            from fleetwise.cli.quick import run
+
+            run(quick)
+        else:
+            build_app()()
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
