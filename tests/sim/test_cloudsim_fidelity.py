@@ -7,12 +7,16 @@ of the algorithms and CloudSim's arithmetic part ways.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from fleetwise.sim.cloudsim.datacenter import uid_hash
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.engine import CloudSimRun
 from fleetwise.sim.cloudsim.hostlists import append
 from fleetwise.sim.cloudsim.report import to_result
-from fleetwise.traces.loader import TraceSet
+from fleetwise.sim.cloudsim.schedmap import grow, map_order, new_maps
+from fleetwise.sim.runner import simulate
+from fleetwise.traces.loader import TraceSet, load_bundled_day
 
 
 def _staged(
@@ -59,3 +63,37 @@ def test_time_before_migration_is_timed_from_vm_entries_as_cloudsim_prints_it() 
     expected = ((t + 1740 / 62.5) - t + ((t + 613 / 62.5) - t)) / 2
     assert result.mean_time_before_migration_s == expected
     assert result.mean_migration_time_s == (1740 / 62.5 + 613 / 62.5) / 2
+
+
+def test_vm_uids_hash_and_iterate_as_in_a_java_hash_map() -> None:
+    # Values printed by Java 17: String.hashCode spread by HashMap.hash, and the
+    # iteration order of a HashMap after putting these 13 uids in this order.
+    assert [uid_hash(v) for v in (0, 986, 1051)] == [49493, 47573513, 1474504277]
+    maps = new_maps(1)
+    keys = np.array([100 + 7 * i for i in range(13)], dtype=np.int64)
+    assert grow(maps, 0, 12) is False and grow(maps, 0, 13) is True  # 16 → 32 past 12
+    hashes = np.zeros(200, dtype=np.int64)
+    hashes[keys] = [uid_hash(int(v)) for v in keys]
+    order = map_order(hashes, keys, int(maps.capacity[0]))
+    assert order.tolist() == [121, 142, 156, 100, 177, 163, 184, 107, 128, 114, 135, 149, 170]
+
+
+# Figures printed by CloudSim 3.0.3 (traces in sorted order) for runs whose first
+# divergence was traced to one cause each: MU's (u·M)/M ranking, the scheduler map's
+# order of free MIPS (THR-1.0 fills hosts to the last MIPS), the migration timing.
+CLOUDSIM_RUNS = [
+    ("20110306", "mad-mu-2.5", 23_644, 151.6027193117399),
+    ("20110303", "thr-mmt-1.0", 46_067, 163.00577936602903),
+    ("20110303", "lr-mmt-1.2", 27_859, 163.47721709836688),
+]
+
+
+@pytest.mark.parametrize(("day", "policy", "migrations", "energy_kwh"), CLOUDSIM_RUNS)
+def test_days_traced_against_cloudsim_match_it(
+    day: str, policy: str, migrations: int, energy_kwh: float
+) -> None:
+    result = simulate(load_bundled_day(day), policy)
+    assert result.migrations == migrations
+    assert result.energy_kwh == pytest.approx(energy_kwh, rel=1e-9)
+    if policy == "lr-mmt-1.2":
+        assert result.mean_time_before_migration_s == pytest.approx(15.515674262956612, rel=1e-9)

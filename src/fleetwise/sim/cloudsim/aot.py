@@ -30,7 +30,7 @@ DayKernel = Callable[..., tuple[float, int, float, int, int]]
 _EXPORT = "run_day"
 # run_day's arguments: f = float64, i = int64, b = bool; "[]" a contiguous array, "[,]" 2-D
 _ARGUMENTS = (
-    "f[,] f[] f[] f[] f[] i[] f[] f[] f[] f[] i i f b f[] i i f f f i "
+    "f[,] f[] f[] f[] f[] i[] i[] f[] f[] f[] f[] i i f b f[] i i f f f i "
     "f[] f[] b[] b[] f[] f[] f[] f[] f[] b[] b[] f[] f[] f[] b[] f[] f[] i[] f[] i[]"
 )
 

@@ -24,6 +24,7 @@ from fleetwise.sim.cloudsim.metrics import close
 from fleetwise.sim.cloudsim.moves import finish_moves, start_moves
 from fleetwise.sim.cloudsim.outcome import EntryMetrics
 from fleetwise.sim.cloudsim.rules import Rule
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps, new_maps
 from fleetwise.sim.cloudsim.selection import select
 
 __all__ = ["DVFS", "MIGRATE", "NPA", "run_day"]
@@ -60,6 +61,7 @@ class State(NamedTuple):
     host_cur: FloatArray
     host_req: FloatArray
     clock: FloatArray  # [time of the last instant, history length]
+    maps: SchedulerMaps
 
 
 @njit(cache=True)
@@ -70,7 +72,7 @@ def _update(
     frac, request, cur, req, energy = update_instant(
         t, t - s.clock[0], c.samples_t, INTERVAL, c.vm_mips, s.lists, c.host_pe, c.host_total,
         c.flat_tables, s.alive, s.in_migration, s.alloc, s.host_cur, c.npa_watts, m,
-        remove_idle,
+        remove_idle, s.maps,
     )  # fmt: skip
     if tick:
         for i in range(HISTORY_LENGTH - 1, 0, -1):
@@ -132,6 +134,7 @@ class Day(NamedTuple):
     vm_mips: FloatArray
     vm_ram: FloatArray
     migration_time: FloatArray
+    vm_hash: IntArray
     host_type: IntArray
     host_total: FloatArray
     host_pe: FloatArray
@@ -170,7 +173,7 @@ def _simulate(
     s = State(
         lists, np.ones(vms, dtype=np.bool_), np.zeros(vms, dtype=np.bool_),
         np.zeros((vms, HISTORY_LENGTH)), vm_mips.copy(), np.zeros(vms), np.zeros(n), np.zeros(n),
-        np.zeros(2),
+        np.zeros(2), new_maps(n),
     )  # fmt: skip
     hosts = startup_placement(
         vm_mips, vm_ram, host_pe, host_total, flat_tables, d.host_ram, d.max_per_host,
@@ -205,8 +208,11 @@ def _simulate(
         shares, stale, watts = fleet_views(
             s.history, length, vm_mips, d.type_totals, s.host_cur, host_total, flat_tables
         )
-        fleet = Fleet(host_total, host_pe, host_type, flat_tables, s.request, shares, stale, watts)
-        w = begin(lists, s.host_cur, s.host_req, fleet)
+        fleet = Fleet(
+            host_total, host_pe, host_type, flat_tables, s.request, shares, stale, watts,
+            d.vm_hash,
+        )  # fmt: skip
+        w = begin(lists, s.host_cur, s.host_req, fleet, s.maps)
         over = overloaded_hosts(w, fleet, rule)
         chosen = select(
             w, fleet, rule, over, d.selection, vm_ram, vm_mips, s.history, length, d.seed, k + 1
@@ -236,6 +242,7 @@ def run_day(
     vm_mips: FloatArray,
     vm_ram: FloatArray,
     migration_time: FloatArray,
+    vm_hash: IntArray,
     host_type: IntArray,
     host_total: FloatArray,
     host_pe: FloatArray,
@@ -285,7 +292,8 @@ def run_day(
         vm_alloc_time, vm_mig_shortfall, vm_prev_migrating, vm_migration_start, totals,
     )  # fmt: skip
     day = Day(
-        samples_t, ticks, vm_mips, vm_ram, migration_time, host_type, host_total, host_pe,
+        samples_t, ticks, vm_mips, vm_ram, migration_time, vm_hash, host_type, host_total,
+        host_pe,
         flat_tables, type_totals, mode, rule_kind, rule_param, weighted, tricube, selection,
         seed, initial_limit, npa_watts, host_ram, max_per_host,
     )  # fmt: skip

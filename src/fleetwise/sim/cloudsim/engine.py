@@ -100,7 +100,7 @@ class CloudSimRun:
         frac, request, cur, req, energy = update_instant(
             t, t - self._last_time, self._samples_t, SCHEDULING_INTERVAL_S, dc.vm_mips, st.lists,
             dc.host_pe, dc.host_total, self._flat_tables, st.alive, st.in_migration, st.alloc,
-            st.host_cur, self._npa_watts, self.metrics, remove_idle,
+            st.host_cur, self._npa_watts, self.metrics, remove_idle, st.maps,
         )  # fmt: skip
         if tick:
             st.push_history(frac)

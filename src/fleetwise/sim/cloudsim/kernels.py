@@ -15,6 +15,7 @@ from numba import njit
 
 from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps, grow
 
 __all__ = [
     "allocate",
@@ -168,13 +169,14 @@ def allocate(
     total: FloatArray,
     in_migration: BoolArray,
     vm_alloc: FloatArray,
+    maps: SchedulerMaps,
 ) -> tuple[FloatArray, FloatArray]:
     """Time-shared allocation of every list entry: (host allocated, host requested).
 
     A VM migrating in needs and gets 10 % of its capped request; one migrating out gets
     90 %; an over-subscribed host scales every need to fit and floors the result. The
     MIPS allocated to each hosted VM go to ``vm_alloc``. Nodes from ``request.size`` on
-    are VMs migrating in.
+    are VMs migrating in. Each host's scheduler map grows to hold its list.
     """
     n = total.size
     vms = request.size
@@ -182,12 +184,15 @@ def allocate(
     req = np.zeros(n)
     for h in range(n):
         need = 0.0
+        size = 0
         node = lists.head[h]
         while node >= 0:
             v = lists.vm[node]
             a = min(request[v], pe[h])
             need += a * 0.1 if node >= vms else a
+            size += 1
             node = lists.nxt[node]
+        grow(maps, h, size)
         scale = total[h] / need if need > total[h] else 0.0
         node = lists.head[h]
         while node >= 0:

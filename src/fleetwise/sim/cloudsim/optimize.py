@@ -61,14 +61,14 @@ class Optimizer:
         )  # fmt: skip
         return Fleet(
             dc.host_total, dc.host_pe, dc.host_type, self._flat_tables, st.request, shares,
-            stale, watts,
+            stale, watts, dc.vm_hash,
         )  # fmt: skip
 
     def optimize(self, tick: int) -> list[tuple[int, int]]:
         """The migrations CloudSim would start at this tick, in order."""
         st = self.st
         fleet = self._fleet()
-        w = begin(st.lists, st.host_cur, st.host_req, fleet)
+        w = begin(st.lists, st.host_cur, st.host_req, fleet, st.maps)
         over = overloaded_hosts(w, fleet, self.rule)
         selected = select(
             w, fleet, self.rule, over, self.kind, st.dc.vm_ram, st.dc.vm_mips, st.history,

@@ -68,7 +68,7 @@ def simulate_day(
     per_tick = np.zeros(ticks.size, dtype=np.int64)
     npa_watts = float(dc.power_table[:, 10].sum()) if mode == "npa" else 0.0
     energy, migrations, planned, removed, unplaced = day_kernel()(
-        samples_t, ticks, dc.vm_mips, dc.vm_ram, dc.migration_time,
+        samples_t, ticks, dc.vm_mips, dc.vm_ram, dc.migration_time, dc.vm_hash,
         dc.host_type.astype(np.int64), dc.host_total, dc.host_pe, flat_tables, dc.type_totals,
         _MODES[mode], RULE_KINDS[kind], float(param), weighted, tricube,
         SELECTION_KINDS[selection], seed, float(param) if kind == "thr" else FALLBACK_THRESHOLD,
