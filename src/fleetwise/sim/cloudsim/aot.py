@@ -72,10 +72,8 @@ def _signature() -> Any:
 
 def build(target: Path) -> None:
     """Compile the day kernel into an extension module at ``target`` (about a minute)."""
-    from numba.core.errors import NumbaPendingDeprecationWarning
-
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
+        warnings.simplefilter("ignore")  # pycc's deprecation and its build tools' warnings
         pycc: Any = importlib.import_module("numba.pycc")
 
         from fleetwise.sim.cloudsim.day import run_day
