@@ -15,6 +15,7 @@ import numpy.typing as npt
 from fleetwise.core.power import interpolate_tables
 from fleetwise.core.selection import SELECTION
 from fleetwise.core.types import SelectionContext, VmObservation
+from fleetwise.sim.cloudsim.codes import rs_seed, splitmix_index
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
 from fleetwise.sim.cloudsim.state import RunState
 
@@ -27,6 +28,7 @@ class ReferenceStep:
     def __init__(self, st: RunState, detector: CloudSimDetector, selection: str, seed: int):
         self.st = st
         self.detector = detector
+        self.selection = selection
         self.select = SELECTION.build(selection)
         self.seed = seed
 
@@ -37,16 +39,34 @@ class ReferenceStep:
         assert all(e >= 0 for row in self.lists for e in row), "migration in flight at a tick"
         self.alloc = [float(x) for x in st.host_cur]
         self.req = [float(x) for x in st.host_req]
-        self.avail = []
-        for h, row in enumerate(self.lists):
-            capped = 0.0
-            for v in row:
-                capped += min(float(st.request[v]), float(dc.host_pe[h]))
-            total = float(dc.host_total[h])
-            self.avail.append(0.0 if capped > total else total - capped)
+        self.capacity = [int(c) for c in st.maps.capacity]
+        self.avail = [
+            self._remapped(h) if st.maps.left[h] else self._free(h, row)
+            for h, row in enumerate(self.lists)
+        ]
         first_of_type = {int(t): int(np.argmax(dc.host_type == t)) for t in set(dc.host_type)}
         scaled = st.history[:, : max(st.history_len, 1)] * dc.vm_mips[:, None]
         self.shares = {t: scaled / dc.host_total[h] for t, h in first_of_type.items()}
+
+    # ------------------------------------------------- the hosts' VM scheduler maps
+    def _free(self, h: int, order: list[int]) -> float:
+        """Free MIPS after allocating ``order`` one VM at a time (0 once over-subscribed)."""
+        st, dc = self.st, self.st.dc
+        free = float(dc.host_total[h])
+        for v in order:
+            need = min(float(st.request[v]), float(dc.host_pe[h]))
+            free = free - need if free >= need else 0.0
+        return free
+
+    def _remapped(self, h: int) -> float:
+        """Free MIPS after re-allocation in the map's order (bucket, then arrival)."""
+        mask = self.capacity[h] - 1
+        hashes = self.st.dc.vm_hash
+        return self._free(h, sorted(self.lists[h], key=lambda v: int(hashes[v]) & mask))
+
+    def _grow(self, h: int, size: int) -> None:
+        while size > self.capacity[h] * 3 // 4:
+            self.capacity[h] *= 2
 
     def _share(self, h: int, v: int) -> FloatArray:
         row: FloatArray = self.shares[int(self.st.dc.host_type[h])][v]
@@ -69,6 +89,7 @@ class ReferenceStep:
     def _add(self, h: int, v: int) -> None:
         r = float(self.st.request[v])
         self.lists[h].append(v)
+        self._grow(h, len(self.lists[h]))
         self.alloc[h] += r
         self.avail[h] -= r
         self.req[h] += r
@@ -86,15 +107,23 @@ class ReferenceStep:
         if capped_sum > total:
             for c in capped:
                 alloc += float(np.floor(c * (total / capped_sum)))
-            self.avail[h] = 0.0
         else:
             for c in capped:
                 alloc += c
-            self.avail[h] = total - capped_sum
+        self.avail[h] = self._remapped(h)
         req = 0.0
         for u in row:
             req += float(st.request[u])
         self.alloc[h], self.req[h] = alloc, req
+
+    def _observation(self, v: int) -> VmObservation:
+        """MC reads utilisation fractions; the other policies use in MIPS of a MIPS capacity."""
+        st, dc = self.st, self.st.dc
+        history = st.history[v, : st.history_len][::-1]
+        if self.selection == "mc":
+            return VmObservation(str(v), float(dc.vm_ram[v]), 1.0, history)
+        mips = float(dc.vm_mips[v])
+        return VmObservation(str(v), float(dc.vm_ram[v]), mips, history * mips)
 
     # ------------------------------------------------------------------------- PABFD
     def _pabfd(self, v: int, excluded: list[bool]) -> int:
@@ -112,6 +141,9 @@ class ReferenceStep:
             u = min((self.alloc[h] + r) / float(dc.host_total[h]), 1.0)
             after = float(interpolate_tables(dc.power_table[h : h + 1], np.array([u]))[0])
             candidates.append((after - float(self.stale_power[h]), h))
+            if self.alloc[h] != 0.0:  # the overload test adds v to h and takes it back
+                self._grow(h, len(self.lists[h]) + 1)
+                self.avail[h] = self._remapped(h)
         for _, h in sorted(candidates):
             if self.alloc[h] == 0.0 or not self._overloaded(h, extra=v):
                 return h
@@ -129,15 +161,12 @@ class ReferenceStep:
         for h in range(dc.hosts):
             pick = 0
             while over[h] and self.lists[h]:
-                observed = tuple(
-                    VmObservation(
-                        str(v), float(dc.vm_ram[v]), 1.0, st.history[v, : st.history_len][::-1]
-                    )
-                    for v in self.lists[h]
-                )
-                seed = ((self.seed * 1_000_003 + tick) * 1_000_003 + h) * 1_000_003 + pick
+                observed = tuple(self._observation(v) for v in self.lists[h])
+                if self.selection == "rs":  # the model's own seeded stream
+                    index = splitmix_index(rs_seed(self.seed, tick, h, pick), len(observed))
+                else:
+                    index = self.select(observed, SelectionContext())
                 pick += 1
-                index = self.select(observed, SelectionContext(seed=seed))
                 if index is None:
                     break
                 v = self.lists[h][index]

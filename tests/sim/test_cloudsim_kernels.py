@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 import fleetwise.sim.cloudsim as cloudsim_package
 from fleetwise.core.overload.regression import bisquare_weights, fit_line, tricube_weights
 from fleetwise.core.selection.simple import selection_key
+from fleetwise.sim.cloudsim.aot import aot_module_path
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
-from fleetwise.sim.cloudsim.engine import CloudSimRun
 from fleetwise.sim.cloudsim.hostlists import append, entries, new_host_lists, unlink
 from fleetwise.sim.cloudsim.kernels import pairwise_sum
-from fleetwise.sim.cloudsim.optimize import Optimizer
 from fleetwise.sim.cloudsim.rules import (
     _weighted_prediction,
     overloaded,
@@ -110,30 +109,6 @@ def _fleet(seed: int, vms: int = 24, samples: int = 30) -> TraceSet:
     return TraceSet("random", tuple(f"vm{i:02d}" for i in range(vms)), cpu)
 
 
-@pytest.mark.parametrize("selection", ["mmt", "mu", "mmt-max-cpu"])
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_compiled_keyed_selection_equals_choosing_one_vm_at_a_time(
-    selection: str, seed: int
-) -> None:
-    traces = _fleet(seed)
-    detector = CloudSimDetector("thr", 0.6)
-
-    def outcome(compiled: bool) -> tuple[float, int, list[int], float]:
-        run = CloudSimRun(traces, "migrate", detector, selection, 0, 12)
-        run.optimizer = Optimizer(run.state, detector, selection, 0, compiled_selection=compiled)
-        out = run.run()
-        return (
-            out.energy_ws,
-            out.migrations,
-            out.migrations_per_tick.tolist(),
-            float(out.metrics.host_violation_time.sum()),
-        )
-
-    compiled = outcome(True)
-    assert compiled[1] > 0, "the fleet should see migrations"
-    assert compiled == outcome(False)
-
-
 def test_only_policies_that_judge_each_vm_alone_are_keyed() -> None:
     assert selection_key("rs") is None
     assert selection_key("mc") is None
@@ -151,20 +126,22 @@ def test_kernel_cache_is_dropped_when_a_source_changes(
     cache.mkdir()
     monkeypatch.setattr(cloudsim_package, "_PACKAGE", tmp_path)
     cloudsim_package._drop_stale_kernel_cache()
-    kept = cache / "kernels.f-1.py311.nbi"
-    kept.write_text("compiled")
+    kept = [cache / "kernels.f-1.py311.nbi", cache / "_fleetwise_day_0123.so"]
+    for path in kept:
+        path.write_text("compiled")
     cloudsim_package._drop_stale_kernel_cache()
-    assert kept.exists(), "unchanged sources keep the cache"
+    assert all(path.exists() for path in kept), "unchanged sources keep the cache"
     (tmp_path / "kernels.py").write_text("A = 2\n")
     cloudsim_package._drop_stale_kernel_cache()
-    assert not kept.exists(), "a changed source drops it"
+    assert not any(path.exists() for path in kept), "a changed source drops it"
 
 
-def test_kernels_count_as_cached_once_numba_wrote_an_index(
+def test_kernels_count_as_cached_once_the_day_module_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cloudsim_package, "_PACKAGE", tmp_path)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     assert not cloudsim_package.kernels_cached()
     (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "engine.f-3.py311.nbi").write_text("index")
+    aot_module_path().write_text("module")
     assert cloudsim_package.kernels_cached()

@@ -17,8 +17,9 @@ __all__ = ["agent_app"]
 
 agent_app = typer.Typer(
     help=(
-        "Run the agent of one host: fleetwise agent --config agent.yaml (every key is "
-        "documented in fleetwise/agent/config.py).\n\n"
+        "Run the agent of one host, or set up a shared simulated fleet.\n\n"
+        "fleetwise agent --config agent.yaml (every key is documented in "
+        "examples/agent-libvirt.yaml and docs/operations.md).\n\n"
         "Without hypervisors, 'fleetwise agent sim-fleet init --path fleet.db' creates a "
         "simulated fleet that several agents share (hypervisor: {kind: simulated, "
         "fleet_path: fleet.db}); 'fleetwise lab up' starts a controller and agents on one."

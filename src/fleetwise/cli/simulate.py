@@ -10,10 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fleetwise.sim.policies import TABLE_V_POLICIES, parse_policy
-from fleetwise.sim.published import TABLE_V
-from fleetwise.sim.results import SimulationResult
-from fleetwise.traces.loader import load_traces
+from fleetwise.cli.quick import SimulateOptions, run
+from fleetwise.sim.policies import TABLE_V_POLICIES
 
 __all__ = ["simulate", "sweep"]
 
@@ -30,29 +28,6 @@ def _progress() -> Progress:
         console=err_console,
         transient=True,
     )
-
-
-def _results_table(result: SimulationResult) -> Table:
-    table = Table(title=f"{result.policy} · {result.day} · {result.model} model")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_column("published median", justify="right", style="dim")
-    paper = TABLE_V.get(result.policy) if result.model == "cloudsim" else None
-    rows = [
-        ("energy", f"{result.energy_kwh:.2f} kWh", paper and f"{paper.energy_kwh:.2f} kWh"),
-        ("VM migrations", f"{result.migrations:,}", paper and f"{paper.migrations:,.0f}"),
-        ("SLATAH", f"{result.slatah:.2%}", paper and f"{paper.slatah:.2%}"),
-        ("PDM", f"{result.pdm:.3%}", paper and f"{paper.pdm:.3%}"),
-        ("SLAV", f"{result.slav:.3e}", paper and f"{paper.slav:.3e}"),
-        ("ESV", f"{result.esv:.3e}", paper and f"{paper.esv:.3e}"),
-        ("overall SLA violation", f"{result.sla_overall:.3%}", None),
-        ("host shutdowns", f"{result.host_shutdowns:,}", None),
-        ("VMs / hosts", f"{result.vms} / {result.hosts}", None),
-        ("wall time", f"{result.wall_seconds:.2f} s", None),
-    ]
-    for name, value, ref in rows:
-        table.add_row(name, value, ref or "")
-    return table
 
 
 def _announce_compilation(model: str) -> bool:
@@ -92,42 +67,7 @@ def simulate(
     plot: Annotated[Path | None, typer.Option(help="Write a PNG plot of the day.")] = None,
 ) -> None:
     """Simulate one day of traces under one policy and print the results."""
-    from fleetwise.sim.runner import simulate as run_simulation
-
-    if policy is not None:
-        parse_policy(policy)  # fail fast, before any output
-    if scenario is not None:
-        from fleetwise.sim.native.scenario import load_scenario
-
-        load_scenario(scenario)
-    trace_set = load_traces(day=None if traces else day, folder=traces)
-    compiling = _announce_compilation(model)
-    with _progress() as bar:
-        task = bar.add_task(f"simulating {policy or 'the configured policy'}", total=None)
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        result = run_simulation(
-            trace_set,
-            policy,
-            model,
-            seed=seed,
-            profile=profile,
-            progress=tick,
-            scenario=scenario,
-        )
-    console.print(_results_table(result))
-    if compiling:
-        console.print("(the wall time includes compiling the kernels; later runs skip that)")
-    if json_out is not None:
-        result.to_json(json_out)
-        console.print(f"results written to {json_out}")
-    if plot is not None:
-        from fleetwise.sim.plots import plot_day
-
-        plot_day(result, plot)
-        console.print(f"plot written to {plot}")
+    run(SimulateOptions(day, policy, model, traces, seed, profile, json_out, plot, scenario))
 
 
 def sweep(

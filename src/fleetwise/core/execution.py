@@ -111,7 +111,7 @@ class Readiness:
         }
         self._dependents: dict[int, list[int]] = {}
         for key in states:
-            for dependency in waits_for.get(key, ()):
+            for dependency in dict.fromkeys(waits_for.get(key, ())):  # each once
                 self._dependents.setdefault(dependency, []).append(key)
         self._ready = sorted(
             key

@@ -29,8 +29,10 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run a lab (a controller and one agent per host on a simulated fleet) and watch it
-    consolidate; it prints the URL and admin token to inspect it with the admin commands."""
+    """Run a lab of a simulated fleet and watch it consolidate.
+
+    A controller and one agent per host run as in ``fleetwise lab up``; the URL and
+    admin token are printed to inspect it with the admin commands."""
     from rich.console import Console
 
     from fleetwise.demo.run import DemoOptions, run_demo

@@ -16,9 +16,9 @@ __all__ = ["lab_app"]
 
 lab_app = typer.Typer(
     help=(
-        "A local lab: a controller and one agent per host of a simulated fleet, running in "
-        "the background on loopback (SQLite, no root needed), to try fleetwise by hand, "
-        "faults included. Start with 'fleetwise lab up'."
+        "A local lab to try fleetwise by hand, faults included.\n\n"
+        "A controller and one agent per host of a simulated fleet, running in the "
+        "background on loopback (SQLite, no root needed). Start with 'fleetwise lab up'."
     ),
     no_args_is_help=True,
 )

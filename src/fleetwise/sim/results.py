@@ -26,6 +26,10 @@ class SimulationResult:
 
     ``slatah`` and ``pdm`` are ratios of sums (CloudSim's code); ``slatah_mean`` and
     ``pdm_mean`` the means of per-host / per-VM ratios (the paper's formulas).
+    ``mean_migration_time_s`` is the mean planned duration of the migrations started;
+    ``mean_time_before_migration_s`` is what CloudSim prints as "mean time before a VM
+    migration": the mean time from a VM's first in-migration entry to its first entry
+    after the migration (a VM moved twice at one tick counts once; ``cloudsim`` model).
     """
 
     model: str
@@ -52,6 +56,7 @@ class SimulationResult:
     wall_seconds: float
     seed: int = 0
     profile: str = ""
+    mean_time_before_migration_s: float = 0.0
     series: TickSeries = field(default_factory=TickSeries)
 
     def summary(self) -> dict[str, Any]:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from fleetwise.errors import ParameterError, UnknownNameError
-from fleetwise.sim.cloudsim.detectors import CloudSimDetector
-from fleetwise.sim.cloudsim.engine import run_cloudsim
 from fleetwise.sim.cloudsim.report import to_result
+from fleetwise.sim.cloudsim.run import simulate_day
 from fleetwise.sim.policies import CLOUDSIM_DETECTORS, parse_policy
 from fleetwise.sim.results import SimulationResult
 from fleetwise.traces.loader import TraceSet
@@ -58,17 +57,13 @@ def simulate(
     parsed = parse_policy(policy, CLOUDSIM_DETECTORS)
     started = time.perf_counter()
     if parsed.baseline is not None:
-        mode: Literal["npa", "dvfs"] = "npa" if parsed.baseline == "npa" else "dvfs"
-        outcome = run_cloudsim(traces, mode, progress=progress)
+        outcome = simulate_day(traces, parsed.baseline)
     else:
         assert parsed.detector is not None and parsed.selection is not None
-        detector = CloudSimDetector(
-            parsed.detector,  # type: ignore[arg-type]
-            parsed.param,
-            lr_weighting="tricube" if profile == "cs2012" else "none",
-        )
-        outcome = run_cloudsim(
-            traces, "migrate", detector, parsed.selection, seed=seed, progress=progress
-        )
+        weighting = "tricube" if profile == "cs2012" else "none"
+        detector = (parsed.detector, parsed.param, weighting)
+        outcome = simulate_day(traces, "migrate", detector, parsed.selection, seed=seed)
+    if progress is not None:
+        progress(outcome.active_hosts.size, outcome.active_hosts.size)
     wall = time.perf_counter() - started
     return to_result(outcome, parsed.name, traces.name, wall, seed, profile)

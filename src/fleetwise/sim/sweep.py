@@ -123,6 +123,10 @@ def run_sweep(
     work = [SweepJob(d, p, model, seed, profile, scenario) for p in names for d in days]
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    if model == "cloudsim":  # build the compiled day once, before the workers need it
+        from fleetwise.sim.cloudsim.aot import day_kernel
+
+        day_kernel()
     results: list[SimulationResult] = []
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures: list[Future[SimulationResult]] = [pool.submit(_run, job) for job in work]

@@ -31,7 +31,7 @@ from numba import njit
 
 from fleetwise.core.types import FloatArray
 
-__all__ = ["householder_r_squared"]
+__all__ = ["all_r_squared", "householder_r_squared"]
 
 
 @njit(cache=True, error_model="numpy")
@@ -48,84 +48,91 @@ def _second_moment(samples: FloatArray) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _design(columns: FloatArray, target: int) -> FloatArray:
-    """Transposed design of column ``target``: ones, then every other column in order."""
-    m, n = columns.shape
-    design = np.ones((n, m))
-    row = 1
-    for j in range(n):
-        if j != target:
-            design[row] = columns[:, j]
-            row += 1
-    return design
+def _reflect(qrt: FloatArray, k: int, diagonal: FloatArray, columns: range) -> bool:
+    """Pivot on row ``k`` of a transposed design and reflect the rows in ``columns``.
 
-
-@njit(cache=True, error_model="numpy")
-def _factorise(qrt: FloatArray, diagonal: FloatArray) -> bool:
-    """Householder QR of a transposed design in place; False if it is exactly singular."""
-    width, m = qrt.shape
-    for k in range(width):
-        squares = 0.0
+    False if the pivot is exactly zero (the design is singular).
+    """
+    m = qrt.shape[1]
+    squares = 0.0
+    for r in range(k, m):
+        squares += qrt[k, r] * qrt[k, r]
+    norm = math.sqrt(squares)
+    a = -norm if qrt[k, k] > 0.0 else norm
+    if a == 0.0:
+        return False
+    diagonal[k] = a
+    qrt[k, k] -= a
+    for c in columns:
+        dot = 0.0
         for r in range(k, m):
-            squares += qrt[k, r] * qrt[k, r]
-        norm = math.sqrt(squares)
-        a = -norm if qrt[k, k] > 0.0 else norm
-        if a == 0.0:
-            return False
-        diagonal[k] = a
-        qrt[k, k] -= a
-        for c in range(k + 1, width):
-            dot = 0.0
-            for r in range(k, m):
-                dot += qrt[c, r] * qrt[k, r]
-            alpha = (0.0 - dot) / (a * qrt[k, k])
-            for r in range(k, m):
-                qrt[c, r] -= alpha * qrt[k, r]
+            dot += qrt[c, r] * qrt[k, r]
+        alpha = (0.0 - dot) / (a * qrt[k, k])
+        for r in range(k, m):
+            qrt[c, r] -= alpha * qrt[k, r]
     return True
 
 
 @njit(cache=True, error_model="numpy")
-def _solve(qrt: FloatArray, diagonal: FloatArray, target: FloatArray) -> FloatArray:
-    """Least-squares coefficients of ``target`` from its factorised design."""
-    width, m = qrt.shape
-    y = target.copy()
-    for k in range(width):
-        dot = 0.0
-        for r in range(k, m):
-            dot += y[r] * qrt[k, r]
-        dot = dot / (diagonal[k] * qrt[k, k])
-        for r in range(k, m):
-            y[r] += dot * qrt[k, r]
-    beta = np.empty(width)
-    for row in range(width - 1, -1, -1):
+def _r_squared(
+    columns: FloatArray, target: int, qrt: FloatArray, diagonal: FloatArray, y: FloatArray
+) -> float:
+    """R² of column ``target`` from its factorised design and its reflected values ``y``."""
+    m, n = columns.shape
+    beta = np.empty(n)
+    for row in range(n - 1, -1, -1):
         y[row] /= diagonal[row]
         value = y[row]
         beta[row] = value
         for r in range(row):
             y[r] -= value * qrt[row, r]
-    return beta
+    original = columns[:, target]
+    rss = 0.0
+    for r in range(m):
+        fitted = beta[0]  # the intercept column is ones: 0 + 1·β₀
+        c = 1
+        for j in range(n):
+            if j != target:
+                fitted += columns[r, j] * beta[c]
+                c += 1
+        residual = original[r] - fitted
+        rss += residual * residual
+    return 1.0 - rss / _second_moment(original.copy())
 
 
 @njit(cache=True, error_model="numpy")
-def _all_r_squared(columns: FloatArray) -> tuple[bool, FloatArray]:
+def all_r_squared(columns: FloatArray) -> tuple[bool, FloatArray]:
+    """Every column's R² (compiled callers); False when any design is exactly singular.
+
+    Column ``i``'s design is ``[1, c_0 … c_(i-1), c_(i+1) …]``: its first ``i + 1``
+    pivots are those of every later design, so their reflections are computed once,
+    on all columns, and each design only continues from there. Every value is reached
+    by the same operations as in a factorisation of its own.
+    """
     m, n = columns.shape
     scores = np.empty(n)
+    shared = np.ones((n + 1, m))  # row 0: the intercept, row j + 1: column j
+    shared[1:] = columns.T
     diagonal = np.empty(n)
+    qrt = np.empty((n, m))
     for i in range(n):
-        design = _design(columns, i)
-        qrt = design.copy()
-        if not _factorise(qrt, diagonal):
+        # shared rows 0..i are design i's first pivots (ones, c_0 … c_(i-1)); the newest
+        # one is reflected onto every later row, column i included
+        if not _reflect(shared, i, diagonal, range(i + 1, n + 1)):
             return False, scores
-        target = columns[:, i].copy()
-        beta = _solve(qrt, diagonal, target)
-        rss = 0.0
-        for r in range(m):
-            fitted = 0.0
-            for c in range(n):
-                fitted += design[c, r] * beta[c]
-            residual = target[r] - fitted
-            rss += residual * residual
-        scores[i] = 1.0 - rss / _second_moment(target)
+        qrt[: i + 1] = shared[: i + 1]
+        qrt[i + 1 :] = shared[i + 2 :]
+        y = shared[i + 1].copy()  # column i with the shared reflections applied
+        for k in range(i + 1, n):
+            if not _reflect(qrt, k, diagonal, range(k + 1, n)):
+                return False, scores
+            dot = 0.0
+            for r in range(k, m):
+                dot += y[r] * qrt[k, r]
+            dot = dot / (diagonal[k] * qrt[k, k])
+            for r in range(k, m):
+                y[r] += dot * qrt[k, r]
+        scores[i] = _r_squared(columns, i, qrt, diagonal, y)
     return True, scores
 
 
@@ -138,5 +145,5 @@ def householder_r_squared(columns: FloatArray) -> FloatArray | None:
     m, n = columns.shape
     if not 2 <= n <= m:
         raise ValueError(f"need 2 <= columns <= rows, got {n} columns and {m} rows")
-    regular, scores = _all_r_squared(np.ascontiguousarray(columns, dtype=np.float64))
+    regular, scores = all_r_squared(np.ascontiguousarray(columns, dtype=np.float64))
     return scores if regular else None

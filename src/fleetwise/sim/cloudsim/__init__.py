@@ -1,11 +1,13 @@
 """The CloudSim 3.0.3 model of the published PlanetLab experiments.
 
-Its inner loops are compiled by numba and cached next to the sources. numba checks
-each cached function against its own file only, so a kernel cached before a change
-to a kernel it calls in another file would link to code that no longer exists. The
-cache is therefore dropped whenever any source of this package, or of the core
-kernels it calls (``core/fit.py``), changes. (With ``NUMBA_CACHE_DIR`` set, numba
-keeps the cache there and this guard does not apply.)
+Its inner loops are compiled by numba and cached next to the sources, and a whole
+day is also compiled ahead of time into an extension module (:mod:`.aot`). numba
+checks each cached function against its own file only, so a kernel cached before a
+change to a kernel it calls in another file would link to code that no longer
+exists. The cache is therefore dropped whenever any source of this package, or of
+the core kernels it calls (``core/fit.py``, ``core/selection/_householder.py``),
+changes. (With ``NUMBA_CACHE_DIR`` set, numba keeps the cache there and this guard
+does not apply; the day module is kept there too.)
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ import tempfile
 from pathlib import Path
 
 _PACKAGE = Path(__file__).parent
-_CALLED = (Path(__file__).parents[2] / "core" / "fit.py",)  # compiled code called from here
+_CORE = Path(__file__).parents[2] / "core"
+_CALLED = (_CORE / "fit.py", _CORE / "selection" / "_householder.py")  # compiled code called here
 _STAMP = "fleetwise-sources.sha256"
 
 
-def _sources_digest() -> str:
+def cache_dir() -> Path:
+    """Where compiled kernels are kept."""
+    elsewhere = os.environ.get("NUMBA_CACHE_DIR")
+    return Path(elsewhere) / "fleetwise" if elsewhere else _PACKAGE / "__pycache__"
+
+
+def sources_digest() -> str:
+    """Digest of the sources compiled into the model's kernels."""
     digest = hashlib.sha256()
     for source in [*sorted(_PACKAGE.glob("*.py")), *_CALLED]:
         if source.exists():
@@ -40,14 +50,14 @@ def _drop_stale_kernel_cache() -> None:
     """Remove numba's cached kernels of this package if its sources changed."""
     cache = _PACKAGE / "__pycache__"
     stamp = cache / _STAMP
-    current = _sources_digest()
+    current = sources_digest()
     try:
         if stamp.read_text() == current:
             return
     except OSError:
         pass
     try:
-        for cached in [*cache.glob("*.nbi"), *cache.glob("*.nbc")]:
+        for cached in [*cache.glob("*.nbi"), *cache.glob("*.nbc"), *cache.glob("_fleetwise_day_*")]:
             cached.unlink(missing_ok=True)
         cache.mkdir(exist_ok=True)
         _write_atomically(stamp, current)
@@ -56,10 +66,10 @@ def _drop_stale_kernel_cache() -> None:
 
 
 def kernels_cached() -> bool:
-    """Whether compiled kernels are cached (else the first run compiles them)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return True  # kept elsewhere: assume so rather than announce a compilation
-    return any((_PACKAGE / "__pycache__").glob("*.nbi"))
+    """Whether this version's day module is built (else the first run compiles it)."""
+    from fleetwise.sim.cloudsim.aot import aot_module_path
+
+    return aot_module_path().exists()
 
 
 _drop_stale_kernel_cache()

@@ -24,6 +24,7 @@ from numba import njit
 from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists, append, new_host_lists, unlink
 from fleetwise.sim.cloudsim.rules import THR, Rule, overloaded
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps, grow, map_order, sequential_free
 
 __all__ = [
     "Fleet",
@@ -56,6 +57,7 @@ class Fleet(NamedTuple):
     shares: FloatArray  # types × VMs × history: VM history as a share of each host type
     stale: FloatArray  # each host's utilisation at the tick
     stale_power: FloatArray  # and its power there
+    vm_hash: IntArray  # VM uid hashes, which order the hosts' scheduler maps
 
 
 class Working(NamedTuple):
@@ -69,34 +71,46 @@ class Working(NamedTuple):
     history: FloatArray  # hosts × history, valid where ``history_ok``
     history_ok: BoolArray
     scratch: FloatArray  # one host history with a VM added
+    maps: SchedulerMaps  # the run's scheduler maps (they grow with tentative placements)
+    remapped: FloatArray  # free MIPS after re-allocation in map order, valid where ``remap_ok``
+    remap_ok: BoolArray
 
 
 @njit(cache=True)
-def begin(lists: HostLists, host_cur: FloatArray, host_req: FloatArray, fleet: Fleet) -> Working:
-    """A working copy of the lists (hosted VMs only) and host sums at a tick."""
+def begin(
+    lists: HostLists, host_cur: FloatArray, host_req: FloatArray, fleet: Fleet, maps: SchedulerMaps
+) -> Working:
+    """A working copy of the lists (hosted VMs only) and host sums at a tick.
+
+    Free MIPS are what the tick's update left: its VMs allocated one by one in list
+    order, or re-allocated in map order on a host that a VM has just left.
+    """
     n = fleet.total.size
     vms = fleet.request.size
     pool = 4 * vms + 8  # each VM listed once, then at most twice more during one step
     work = new_host_lists(n, pool)
-    avail = np.empty(n)
     used = 0
     for h in range(n):
-        capped = 0.0
         node = lists.head[h]
         while node >= 0:
             if node >= vms:
                 raise ValueError("a migration is in flight at a consolidation tick")
-            capped += min(fleet.request[node], fleet.pe[h])
             work.vm[used] = node
             append(work, h, used)
             used += 1
             node = lists.nxt[node]
-        avail[h] = 0.0 if capped > fleet.total[h] else fleet.total[h] - capped
     history = np.zeros((n, fleet.shares.shape[2]))
-    return Working(
-        work, np.array([used]), host_cur.copy(), avail, host_req.copy(), history,
-        np.zeros(n, dtype=np.bool_), np.empty(history.shape[1]),
+    w = Working(
+        work, np.array([used]), host_cur.copy(), np.empty(n), host_req.copy(), history,
+        np.zeros(n, dtype=np.bool_), np.empty(history.shape[1]), maps, np.empty(n),
+        np.zeros(n, dtype=np.bool_),
     )  # fmt: skip
+    for h in range(n):
+        if maps.left[h]:
+            w.avail[h] = _remapped_free(w, fleet, h)
+        else:
+            w.avail[h] = sequential_free(fleet.total[h], fleet.pe[h], fleet.request, host_vms(w, h))
+    return w
 
 
 @njit(cache=True)
@@ -113,6 +127,27 @@ def host_vms(w: Working, h: int) -> IntArray:
         out[i] = w.lists.vm[node]
         node = w.lists.nxt[node]
     return out
+
+
+@njit(cache=True)
+def _remapped_free(w: Working, fleet: Fleet, h: int) -> float:
+    """Host ``h``'s free MIPS after its scheduler re-allocated its VMs in map order."""
+    if not w.remap_ok[h]:
+        ordered = map_order(fleet.vm_hash, host_vms(w, h), w.maps.capacity[h])
+        w.remapped[h] = sequential_free(fleet.total[h], fleet.pe[h], fleet.request, ordered)
+        w.remap_ok[h] = True
+    free: float = w.remapped[h]
+    return free
+
+
+@njit(cache=True)
+def _size(w: Working, h: int) -> int:
+    count = 0
+    node = w.lists.head[h]
+    while node >= 0:
+        count += 1
+        node = w.lists.nxt[node]
+    return count
 
 
 @njit(cache=True)
@@ -175,7 +210,7 @@ def _overloaded(w: Working, fleet: Fleet, rule: Rule, h: int, extra: int) -> boo
 
 @njit(cache=True)
 def _recompute(w: Working, fleet: Fleet, h: int) -> None:
-    """Re-derive host ``h``'s sums from its list (after a removal)."""
+    """Re-derive host ``h``'s sums from its list after a VM left (re-allocated in map order)."""
     total, pe = fleet.total[h], fleet.pe[h]
     capped_sum = 0.0
     node = w.lists.head[h]
@@ -192,7 +227,8 @@ def _recompute(w: Working, fleet: Fleet, h: int) -> None:
         alloc_sum += np.floor(capped * scale) if scale > 0.0 else capped
         req_sum += r
         node = w.lists.nxt[node]
-    w.avail[h] = 0.0 if scale > 0.0 else total - capped_sum
+    w.remap_ok[h] = False
+    w.avail[h] = _remapped_free(w, fleet, h)
     w.alloc_sum[h] = alloc_sum
     w.req_sum[h] = req_sum
     w.history_ok[h] = False
@@ -207,6 +243,8 @@ def _add(w: Working, fleet: Fleet, h: int, v: int) -> None:
     w.used[0] = node + 1
     w.lists.vm[node] = v
     append(w.lists, h, node)
+    grow(w.maps, h, _size(w, h))
+    w.remap_ok[h] = False
     r = fleet.request[v]
     w.alloc_sum[h] += r
     w.avail[h] -= r
@@ -314,6 +352,13 @@ def _pabfd(
     """
     hosts, delta = _candidates(w, fleet, fleet.request[v], excluded, scan)
     m = hosts.size
+    for h in hosts:
+        # CloudSim tries v on every fitting host with VMs (overload test) and takes it
+        # back, so the host's scheduler re-allocates its VMs in map order
+        if w.alloc_sum[h] != 0.0:
+            if grow(w.maps, h, _size(w, h) + 1):
+                w.remap_ok[h] = False
+            w.avail[h] = _remapped_free(w, fleet, h)
     tried = np.zeros(m, dtype=np.bool_)
     for _ in range(min(m, _LAZY_PICKS)):
         best = -1

@@ -61,6 +61,7 @@ class Datacenter:
     vm_mips: npt.NDArray[np.float64]
     vm_ram: npt.NDArray[np.float64]
     migration_time: npt.NDArray[np.float64]  # seconds per VM
+    vm_hash: npt.NDArray[np.int64]  # see :func:`uid_hash`
 
     @property
     def hosts(self) -> int:
@@ -69,6 +70,29 @@ class Datacenter:
     @property
     def vms(self) -> int:
         return int(self.vm_mips.size)
+
+    @property
+    def type_totals(self) -> npt.NDArray[np.float64]:
+        """Capacity (MIPS) of each host type, that of its first host."""
+        types = int(self.host_type.max()) + 1
+        return np.array(
+            [float(self.host_total[np.argmax(self.host_type == t)]) for t in range(types)]
+        )
+
+
+BROKER_ID = 2  # CloudSim's entities: shutdown 0, information service 1, broker 2
+
+
+def uid_hash(vm: int) -> int:
+    """Java's spread ``hashCode`` of the VM's uid ``"2-<id>"`` (unsigned 32 bits).
+
+    A host's VM scheduler keeps its VMs in a Java ``HashMap`` keyed by this uid
+    (:mod:`fleetwise.sim.cloudsim.schedmap`).
+    """
+    h = 0
+    for ch in f"{BROKER_ID}-{vm}":
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return h ^ (h >> 16)
 
 
 def build_datacenter(vm_count: int, host_count: int = 800) -> Datacenter:
@@ -90,4 +114,5 @@ def build_datacenter(vm_count: int, host_count: int = 800) -> Datacenter:
         vm_mips=mips,
         vm_ram=ram,
         migration_time=migration,
+        vm_hash=np.array([uid_hash(v) for v in range(vm_count)], dtype=np.int64),
     )

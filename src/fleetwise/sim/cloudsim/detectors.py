@@ -17,10 +17,10 @@ from fleetwise.core.overload.regression import bisquare_weights, fit_line, tricu
 from fleetwise.core.overload.statistics import iqr, mad
 from fleetwise.core.types import FloatArray
 from fleetwise.errors import UnknownNameError
+from fleetwise.sim.cloudsim.codes import FALLBACK_THRESHOLD
 
-__all__ = ["CloudSimDetector"]
+__all__ = ["FALLBACK_THRESHOLD", "CloudSimDetector"]
 
-FALLBACK_THRESHOLD = 0.7
 _X10 = np.arange(1.0, 11.0)
 _CENTRED_X10 = _X10 - 5.5
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
-from numba import njit
 
 from fleetwise.errors import InputError
 from fleetwise.sim.cloudsim.datacenter import (
@@ -27,11 +24,13 @@ from fleetwise.sim.cloudsim.datacenter import (
     build_datacenter,
 )
 from fleetwise.sim.cloudsim.detectors import CloudSimDetector
-from fleetwise.sim.cloudsim.hostlists import HostLists, append, unlink
+from fleetwise.sim.cloudsim.hostlists import append
 from fleetwise.sim.cloudsim.instant import update_instant
 from fleetwise.sim.cloudsim.kernels import startup_placement
-from fleetwise.sim.cloudsim.metrics import EntryMetrics, close, new_metrics
+from fleetwise.sim.cloudsim.metrics import close, new_metrics
+from fleetwise.sim.cloudsim.moves import finish_moves, start_moves
 from fleetwise.sim.cloudsim.optimize import Optimizer
+from fleetwise.sim.cloudsim.outcome import RunOutcome
 from fleetwise.sim.cloudsim.state import RunState
 from fleetwise.traces.loader import TraceSet
 
@@ -40,23 +39,6 @@ __all__ = ["CloudSimRun", "RunOutcome", "run_cloudsim"]
 MAX_VMS_PER_HOST = 10  # host BW 1 Gbit/s / VM BW 100 Mbit/s, binding only at t = 0
 
 Mode = Literal["npa", "dvfs", "migrate"]
-IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """Raw results of one run (turned into reported metrics by the caller)."""
-
-    energy_ws: float
-    migrations: int
-    metrics: EntryMetrics
-    migration_time_sum: float
-    active_hosts: npt.NDArray[np.int64]  # per tick
-    power_w: npt.NDArray[np.float64]  # per tick (mean over the frame ending at the tick)
-    migrations_per_tick: npt.NDArray[np.int64]
-    vms: int
-    hosts: int
-    removed_vms: int
 
 
 class CloudSimRun:
@@ -118,7 +100,7 @@ class CloudSimRun:
         frac, request, cur, req, energy = update_instant(
             t, t - self._last_time, self._samples_t, SCHEDULING_INTERVAL_S, dc.vm_mips, st.lists,
             dc.host_pe, dc.host_total, self._flat_tables, st.alive, st.in_migration, st.alloc,
-            st.host_cur, self._npa_watts, self.metrics, remove_idle,
+            st.host_cur, self._npa_watts, self.metrics, remove_idle, st.maps,
         )  # fmt: skip
         if tick:
             st.push_history(frac)
@@ -136,7 +118,7 @@ class CloudSimRun:
         st = self.state
         vms = np.array([v for v, _ in pairs], dtype=np.int64)
         dsts = np.array([d for _, d in pairs], dtype=np.int64)
-        nodes = _start_moves(st.lists, st.free_nodes, st.in_migration, vms, dsts)
+        nodes = start_moves(st.lists, st.free_nodes, st.in_migration, vms, dsts)
         for v, node in zip(vms.tolist(), nodes.tolist(), strict=True):
             st.migrations += 1
             delay = float(self.dc.migration_time[v])
@@ -199,7 +181,7 @@ class CloudSimRun:
             while completions and completions[0][0] == t_c:
                 nodes.append(heapq.heappop(completions)[2])
             st = self.state
-            _finish_moves(
+            finish_moves(
                 st.lists,
                 st.free_nodes,
                 st.vm_host,
@@ -207,50 +189,6 @@ class CloudSimRun:
                 np.array(nodes, dtype=np.int64),
             )
             self.update_hosts(t_c, tick=False)
-
-
-@njit(cache=True)
-def _start_moves(
-    lists: HostLists,
-    free: IntArray,
-    in_migration: npt.NDArray[np.bool_],
-    vms: IntArray,
-    dsts: IntArray,
-) -> IntArray:
-    """VMs start migrating: each is listed at its destination as incoming (its node returned)."""
-    nodes = np.empty(vms.size, dtype=np.int64)
-    for i in range(vms.size):
-        top = free[0]
-        if top == 0:
-            raise ValueError("too many migrations in flight")
-        node = free[top]
-        free[0] = top - 1
-        lists.vm[node] = vms[i]
-        in_migration[vms[i]] = True
-        append(lists, dsts[i], node)
-        nodes[i] = node
-    return nodes
-
-
-@njit(cache=True)
-def _finish_moves(
-    lists: HostLists,
-    free: IntArray,
-    vm_host: npt.NDArray[np.intp],
-    in_migration: npt.NDArray[np.bool_],
-    nodes: IntArray,
-) -> None:
-    """Migrations complete, in order: each VM leaves its source and is hosted at its target."""
-    for node in nodes:
-        v = lists.vm[node]
-        dst = lists.owner[node]
-        unlink(lists, v)
-        unlink(lists, node)
-        free[0] += 1
-        free[free[0]] = node
-        in_migration[v] = False
-        append(lists, dst, v)
-        vm_host[v] = dst
 
 
 def run_cloudsim(

@@ -15,7 +15,8 @@ from numba import njit
 
 from fleetwise.sim.cloudsim.hostlists import HostLists, unlink
 from fleetwise.sim.cloudsim.kernels import allocate, charge_energy
-from fleetwise.sim.cloudsim.metrics import EntryMetrics, record
+from fleetwise.sim.cloudsim.metrics import EntryMetrics, final_vm_entry, record
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps
 
 __all__ = ["Instant", "update_instant"]
 
@@ -61,16 +62,18 @@ def update_instant(
     npa_watts: float,
     metrics: EntryMetrics,
     remove_idle: bool,
+    maps: SchedulerMaps,
 ) -> Instant:
     """Update every host at ``t``, ``dt`` after the last instant.
 
     Returns the VMs' requested fractions and MIPS, each host's allocated and requested
     MIPS, and the energy (W·s) since the last instant (``npa_watts`` per second if
-    given, all hosts at full power).
+    given, all hosts at full power). ``maps.left`` marks the hosts that VMs left.
     """
     frac = _requested_fraction(samples_t, t, interval)
     request = frac * vm_mips
-    cur, req = allocate(lists, request, pe, total, in_migration, vm_alloc)
+    cur, req = allocate(lists, request, pe, total, in_migration, vm_alloc, maps)
+    maps.left[:] = False
     energy = 0.0
     if dt > 0.0:
         if npa_watts > 0.0:
@@ -81,8 +84,10 @@ def update_instant(
     if remove_idle:
         for v in range(request.size):
             if alive[v] and not in_migration[v] and request[v] == 0.0:
-                # gone for good: its last entry gets no successor, so it never counts
+                # gone for good: its last entry gets no successor, so it adds no time
                 alive[v] = False
+                maps.left[lists.owner[v]] = True
                 unlink(lists, v)
+                final_vm_entry(metrics, v, t)
                 metrics.vm_has_entry[v] = False
     return frac, request, cur, req, energy

@@ -15,8 +15,16 @@ from numba import njit
 
 from fleetwise.core.fit import power_at
 from fleetwise.sim.cloudsim.hostlists import HostLists
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps, grow
 
-__all__ = ["allocate", "charge_energy", "pairwise_sum", "stale_power", "startup_placement"]
+__all__ = [
+    "allocate",
+    "charge_energy",
+    "fleet_views",
+    "pairwise_sum",
+    "stale_power",
+    "startup_placement",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -110,6 +118,32 @@ def stale_power(
 
 
 @njit(cache=True)
+def fleet_views(
+    history: FloatArray,
+    length: int,
+    mips: FloatArray,
+    type_totals: FloatArray,
+    host_cur: FloatArray,
+    total: FloatArray,
+    flat_tables: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """What the consolidation step reads at a tick.
+
+    Every VM's history as a share of each host type's capacity, ``(u·MIPS) / host MIPS``
+    as CloudSim computes it (newest first, at least one column), and each host's
+    utilisation at the tick with its power there.
+    """
+    width = max(length, 1)
+    shares = np.empty((type_totals.size, mips.size, width))
+    for t in range(type_totals.size):
+        for v in range(mips.size):
+            for i in range(width):
+                shares[t, v, i] = (history[v, i] * mips[v]) / type_totals[t]
+    stale, watts = stale_power(host_cur, total, flat_tables)
+    return shares, stale, watts
+
+
+@njit(cache=True)
 def charge_energy(
     prev: FloatArray, cur: FloatArray, total: FloatArray, flat_tables: FloatArray, dt: float
 ) -> float:
@@ -135,13 +169,14 @@ def allocate(
     total: FloatArray,
     in_migration: BoolArray,
     vm_alloc: FloatArray,
+    maps: SchedulerMaps,
 ) -> tuple[FloatArray, FloatArray]:
     """Time-shared allocation of every list entry: (host allocated, host requested).
 
     A VM migrating in needs and gets 10 % of its capped request; one migrating out gets
     90 %; an over-subscribed host scales every need to fit and floors the result. The
     MIPS allocated to each hosted VM go to ``vm_alloc``. Nodes from ``request.size`` on
-    are VMs migrating in.
+    are VMs migrating in. Each host's scheduler map grows to hold its list.
     """
     n = total.size
     vms = request.size
@@ -149,12 +184,15 @@ def allocate(
     req = np.zeros(n)
     for h in range(n):
         need = 0.0
+        size = 0
         node = lists.head[h]
         while node >= 0:
             v = lists.vm[node]
             a = min(request[v], pe[h])
             need += a * 0.1 if node >= vms else a
+            size += 1
             node = lists.nxt[node]
+        grow(maps, h, size)
         scale = total[h] / need if need > total[h] else 0.0
         node = lists.head[h]
         while node >= 0:

@@ -8,85 +8,30 @@ Recording is compiled (numba); sums follow numpy's summation order.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
 from fleetwise.sim.cloudsim.hostlists import HostLists
 from fleetwise.sim.cloudsim.kernels import pairwise_sum
+from fleetwise.sim.cloudsim.outcome import (
+    EPISODE_SUM,
+    EPISODES,
+    LAST_TIME,
+    SHUTDOWNS,
+    UNDER_COUNT,
+    UNDER_SUM,
+    WAIT_SQ,
+    WAIT_SUM,
+    EntryMetrics,
+    new_metrics,
+)
 
 __all__ = ["EntryMetrics", "close", "new_metrics", "record"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-# indices into EntryMetrics.totals
-_LAST_TIME, _UNDER_SUM, _UNDER_COUNT, _SHUTDOWNS, _WAIT_SUM, _WAIT_SQ = range(6)
-
-
-class EntryMetrics(NamedTuple):
-    """Running sums over host and VM entries."""
-
-    # the pending (not yet superseded) entry of every host
-    host_cur: FloatArray
-    host_req: FloatArray
-    host_active: BoolArray
-    # finalised-entry state for shutdown counting
-    host_prev_active: BoolArray
-    host_switch_on: FloatArray
-    host_active_time: FloatArray
-    host_violation_time: FloatArray
-    # the pending entry of every VM (has_entry: recorded at the last instant)
-    vm_alloc: FloatArray
-    vm_req: FloatArray
-    vm_migrating: BoolArray
-    vm_has_entry: BoolArray
-    vm_req_time: FloatArray
-    vm_alloc_time: FloatArray
-    vm_mig_shortfall: FloatArray
-    totals: FloatArray  # last entry time, under-allocation ratio sum and count, shutdowns…
-
-    @property
-    def under_ratio_sum(self) -> float:
-        return float(self.totals[_UNDER_SUM])
-
-    @property
-    def under_ratio_count(self) -> int:
-        return int(self.totals[_UNDER_COUNT])
-
-    @property
-    def shutdowns(self) -> int:
-        return int(self.totals[_SHUTDOWNS])
-
-    @property
-    def shutdown_wait_sum(self) -> float:
-        return float(self.totals[_WAIT_SUM])
-
-
-def new_metrics(hosts: int, vms: int) -> EntryMetrics:
-    """Accumulators before the first entry."""
-    totals = np.zeros(6)
-    totals[_LAST_TIME] = -1.0
-    return EntryMetrics(
-        host_cur=np.zeros(hosts),
-        host_req=np.zeros(hosts),
-        host_active=np.zeros(hosts, dtype=bool),
-        host_prev_active=np.ones(hosts, dtype=bool),
-        host_switch_on=np.zeros(hosts),
-        host_active_time=np.zeros(hosts),
-        host_violation_time=np.zeros(hosts),
-        vm_alloc=np.zeros(vms),
-        vm_req=np.zeros(vms),
-        vm_migrating=np.zeros(vms, dtype=bool),
-        vm_has_entry=np.zeros(vms, dtype=bool),
-        vm_req_time=np.zeros(vms),
-        vm_alloc_time=np.zeros(vms),
-        vm_mig_shortfall=np.zeros(vms),
-        totals=totals,
-    )
 
 
 @njit(cache=True)
@@ -104,15 +49,27 @@ def _count_transitions(m: EntryMetrics, entry_time: float) -> None:
             m.host_switch_on[h] = entry_time
         m.host_prev_active[h] = m.host_active[h]
     if k:
-        m.totals[_SHUTDOWNS] += k
-        m.totals[_WAIT_SUM] += pairwise_sum(waits[:k])
-        m.totals[_WAIT_SQ] += pairwise_sum(squares[:k])
+        m.totals[SHUTDOWNS] += k
+        m.totals[WAIT_SUM] += pairwise_sum(waits[:k])
+        m.totals[WAIT_SQ] += pairwise_sum(squares[:k])
+
+
+@njit(cache=True)
+def final_vm_entry(m: EntryMetrics, v: int, entry_time: float) -> None:
+    """VM ``v``'s entry at ``entry_time`` is final: time its in-migration runs by it."""
+    migrating = m.vm_migrating[v]
+    if migrating and not m.vm_prev_migrating[v]:
+        m.vm_migration_start[v] = entry_time
+    elif m.vm_prev_migrating[v] and not migrating:
+        m.totals[EPISODES] += 1
+        m.totals[EPISODE_SUM] += entry_time - m.vm_migration_start[v]
+    m.vm_prev_migrating[v] = migrating
 
 
 @njit(cache=True)
 def _finalise(m: EntryMetrics, t: float) -> None:
     """Close the pending entries (recorded at the last time) with the next instant ``t``."""
-    last = m.totals[_LAST_TIME]
+    last = m.totals[LAST_TIME]
     dt = t - last
     for h in range(m.host_active.size):
         if m.host_active[h]:
@@ -125,6 +82,7 @@ def _finalise(m: EntryMetrics, t: float) -> None:
     for v in range(m.vm_req.size):
         if not m.vm_has_entry[v]:
             continue
+        final_vm_entry(m, v, last)
         req = m.vm_req[v]
         alloc = m.vm_alloc[v]
         m.vm_req_time[v] += req * dt
@@ -135,8 +93,8 @@ def _finalise(m: EntryMetrics, t: float) -> None:
             if m.vm_migrating[v]:
                 m.vm_mig_shortfall[v] += (req - alloc) * dt
     if k:
-        m.totals[_UNDER_SUM] += pairwise_sum(ratios[:k])
-        m.totals[_UNDER_COUNT] += k
+        m.totals[UNDER_SUM] += pairwise_sum(ratios[:k])
+        m.totals[UNDER_COUNT] += k
 
 
 @njit(cache=True)
@@ -151,12 +109,12 @@ def record(
     in_migration: BoolArray,
 ) -> None:
     """Record the entries of every host and of every hosted VM at instant ``t``."""
-    last = m.totals[_LAST_TIME]
+    last = m.totals[LAST_TIME]
     if t > last:
         if last >= 0.0:
             _finalise(m, t)
         m.vm_has_entry[:] = False
-    m.totals[_LAST_TIME] = t
+    m.totals[LAST_TIME] = t
     m.host_cur[:] = host_cur
     m.host_req[:] = host_req
     for h in range(host_cur.size):
@@ -176,5 +134,9 @@ def record(
 @njit(cache=True)
 def close(m: EntryMetrics) -> None:
     """Count the transitions of the final entries (no time is added)."""
-    if m.totals[_LAST_TIME] >= 0.0:
-        _count_transitions(m, m.totals[_LAST_TIME])
+    last = m.totals[LAST_TIME]
+    if last >= 0.0:
+        _count_transitions(m, last)
+        for v in range(m.vm_req.size):
+            if m.vm_has_entry[v]:
+                final_vm_entry(m, v, last)

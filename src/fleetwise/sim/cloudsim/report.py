@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetwise.sim.cloudsim.engine import RunOutcome
+from fleetwise.sim.cloudsim.outcome import RunOutcome
 from fleetwise.sim.results import SimulationResult, TickSeries
 
 __all__ = ["to_result"]
@@ -60,6 +60,7 @@ def to_result(
         wall_seconds=wall,
         seed=seed,
         profile=profile,
+        mean_time_before_migration_s=_ratio(m.migration_episode_sum, float(m.migration_episodes)),
         series=TickSeries(
             time_s=times,
             active_hosts=[int(x) for x in outcome.active_hosts],

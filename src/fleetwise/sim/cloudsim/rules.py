@@ -18,6 +18,7 @@ import numpy.typing as npt
 from numba import njit
 
 from fleetwise.core.overload.regression import tricube_weights
+from fleetwise.sim.cloudsim.codes import IQR, LR, LRR, MAD, RULE_KINDS, THR
 from fleetwise.sim.cloudsim.detectors import FALLBACK_THRESHOLD
 
 __all__ = [
@@ -35,9 +36,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-THR, MAD, IQR, LR, LRR = 0, 1, 2, 3, 4
-_KINDS = {"thr": THR, "mad": MAD, "iqr": IQR, "lr": LR, "lrr": LRR}
-
 
 class Rule(NamedTuple):
     """A compiled overload rule with its parameter."""
@@ -51,7 +49,7 @@ class Rule(NamedTuple):
 def rule_for(kind: str, param: float, lr_weighting: str = "none") -> Rule:
     """The compiled form of CloudSim policy ``kind`` with ``param``."""
     weighted = lr_weighting != "none" and kind in ("lr", "lrr")
-    return Rule(_KINDS[kind], float(param), weighted, tricube_weights(10))
+    return Rule(RULE_KINDS[kind], float(param), weighted, tricube_weights(10))
 
 
 @njit(cache=True)

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from fleetwise.sim.cloudsim.datacenter import Datacenter
 from fleetwise.sim.cloudsim.hostlists import HostLists, entries, new_host_lists
+from fleetwise.sim.cloudsim.schedmap import SchedulerMaps, new_maps
 
 __all__ = ["HISTORY_LENGTH", "RunState"]
 
@@ -35,6 +36,7 @@ class RunState:
     alloc: npt.NDArray[np.float64] = field(init=False)  # MIPS allocated at the VM's host
     host_cur: npt.NDArray[np.float64] = field(init=False)  # allocated MIPS (entry value)
     host_req: npt.NDArray[np.float64] = field(init=False)
+    maps: SchedulerMaps = field(init=False)
     migrations: int = 0
     migration_time_sum: float = 0.0
 
@@ -52,6 +54,7 @@ class RunState:
         self.alloc = np.zeros(m)
         self.host_cur = np.zeros(n)
         self.host_req = np.zeros(n)
+        self.maps = new_maps(n)
 
     @property
     def host_lists(self) -> list[list[int]]:
