@@ -48,6 +48,8 @@ def test_npa_day_reports_closed_form_energy_and_writes_json_and_plot(tmp_path: P
         (["--policy", "lr-mmt-high"], "is not a number"),
         (["--day", "19990101"], "unknown day '19990101'"),
         (["--model", "quantum", "--policy", "npa"], "unknown model 'quantum'"),
+        (["--plot", "no/such/folder/day.png"], "the folder no/such/folder does not exist"),
+        (["--json", "/"], "is a folder, not a file"),
     ],
 )
 def test_bad_input_gives_one_error_line_and_exit_2(args: list[str], message: str) -> None:
@@ -80,3 +82,15 @@ def test_trace_folder_runs_end_to_end(tmp_path: Path) -> None:
     data = json.loads(out_json.read_text())
     assert data["vms"] == 6 and data["day"] == tmp_path.name
     assert data["energy_kwh"] > 0
+
+
+def test_published_figures_come_with_the_reason_they_differ() -> None:
+    proc = _fleetwise("simulate", "--day", "20110303", "--policy", "dvfs")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any("613.60 kWh" in line for line in lines)  # the published DVFS median
+    (gap,) = [line for line in lines if line.strip().startswith("published:")]
+    assert "docs/simulation.md" in gap and len(gap) <= 120
+    native = _fleetwise("simulate", "--model", "native", "--policy", "dvfs", "--day", "20110303")
+    assert native.returncode == 0, native.stderr
+    assert "published:" not in native.stdout
