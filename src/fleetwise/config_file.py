@@ -9,8 +9,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from fleetwise.errors import ParameterError
+from fleetwise.private_files import exposure_warning
 
-__all__ = ["format_validation_error", "load_model", "read_mapping"]
+__all__ = ["format_validation_error", "load_model", "read_mapping", "secrets_warning"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,3 +50,10 @@ def load_model(path: Path, model: type[M], what: str = "config") -> M:
         return model.model_validate(raw)
     except ValidationError as exc:
         raise ParameterError(f"{what} {path}: {format_validation_error(exc)}") from None
+
+
+def secrets_warning(path: Path, secrets: list[str], what: str = "config") -> str | None:
+    """A warning if ``path`` holds ``secrets`` and others than its owner may read it."""
+    if not secrets:
+        return None
+    return exposure_warning(path, f"{what} {path}, which holds {', '.join(secrets)},")

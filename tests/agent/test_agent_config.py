@@ -185,3 +185,64 @@ def test_the_token_never_reaches_the_logs(tmp_path: Path, caplog: pytest.LogCapt
     assert controller.routes(".*", answered_only=True)
     assert caplog.records
     assert TOKEN not in caplog.text
+
+
+def test_state_dir_is_created_private(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    state = tmp_path / "deep" / "state"
+    make_agent(config_for(state), two_host_fleet(clock), clock, FakeController())
+    assert state.stat().st_mode & 0o777 == 0o700
+
+
+def test_uncreatable_state_dir_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    fleet = tmp_path / "fleet.db"
+    init = ["agent", "sim-fleet", "init", "--path", str(fleet), "--hosts", "1", "--vms", "1"]
+    assert run_cli(monkeypatch, capsys, *init)[0] == 0
+    data = {
+        **MINIMAL,
+        "host": "host1",
+        "state_dir": str(blocker / "state"),
+        "hypervisor": {"kind": "simulated", "fleet_path": str(fleet)},
+    }
+    status, _out, err = run_cli(
+        monkeypatch, capsys, "agent", "--config", str(write(tmp_path, data))
+    )
+    assert status == 2
+    assert (
+        err.splitlines()[-1]
+        == f"error: cannot create state_dir {blocker / 'state'}: Not a directory"
+    )
+
+
+def test_secrets_readable_by_others_are_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fleetwise.agent.cli import _warn_of_exposed_secrets
+
+    inline = write(tmp_path, MINIMAL)
+    inline.chmod(0o644)
+    token_file = tmp_path / "agent.token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o640)
+    by_file = tmp_path / "by-file.yaml"
+    by_file.write_text(
+        yaml.safe_dump({**{k: v for k, v in MINIMAL.items() if k != "agent_token"},
+                        "agent_token_file": str(token_file)})
+    )  # fmt: skip
+    by_file.chmod(0o600)
+    with caplog.at_level(logging.WARNING):
+        _warn_of_exposed_secrets(inline, load_config(inline))
+        _warn_of_exposed_secrets(by_file, load_config(by_file))
+        inline.chmod(0o600)
+        token_file.chmod(0o600)
+        _warn_of_exposed_secrets(inline, load_config(inline))
+        _warn_of_exposed_secrets(by_file, load_config(by_file))
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert "which holds agent_token" in messages[0] and f"chmod 600 {inline}" in messages[0]
+    assert f"the agent token file {token_file} is readable by others" in messages[1]
+    assert TOKEN not in caplog.text

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fleetwise.agent.config import load_config
+from fleetwise.agent.config import AgentConfig, load_config
 from fleetwise.agent.service import run_agent
 from fleetwise.agent.sim_fleet import TRACE_SAMPLE_S, FleetPlan, create_fleet
 from fleetwise.errors import InputError
@@ -64,7 +64,21 @@ def agent(
         raise InputError("fleetwise agent needs --config FILE")
     settings = load_config(config)
     _configure_logging(settings.log_level, settings.host)
+    _warn_of_exposed_secrets(config, settings)
     run_agent(settings)
+
+
+def _warn_of_exposed_secrets(config_path: Path, settings: AgentConfig) -> None:
+    from fleetwise.config_file import secrets_warning
+    from fleetwise.private_files import exposure_warning
+
+    warnings = [secrets_warning(config_path, settings.inline_secrets())]
+    if settings.agent_token_file is not None:
+        path = settings.agent_token_file
+        warnings.append(exposure_warning(path, f"the agent token file {path}"))
+    for warning in warnings:
+        if warning is not None:
+            logging.getLogger("fleetwise.agent").warning("%s", warning)
 
 
 @sim_fleet_app.command("init")

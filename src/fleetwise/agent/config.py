@@ -186,6 +186,10 @@ class AgentConfig(_Section):
             )
         return self
 
+    def inline_secrets(self) -> list[str]:
+        """The settings of this file that are secrets, by name."""
+        return ["agent_token"] if self.agent_token is not None else []
+
     def token(self) -> str:
         """The agent token, read from its file when configured so; never logged."""
         if self.agent_token is not None:

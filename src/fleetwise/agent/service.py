@@ -39,6 +39,7 @@ from fleetwise.drivers.hypervisor.base import Hypervisor
 from fleetwise.drivers.hypervisor.libvirt_driver import LibvirtHypervisor
 from fleetwise.drivers.hypervisor.shared_fleet import SharedFleet
 from fleetwise.errors import DriverError, InputError
+from fleetwise.private_files import ensure_private_dir
 from fleetwise.service import FailureStreak
 from fleetwise.service.clock import RealClock, WallClock
 from fleetwise.service.manager import Manager, ServiceRunner
@@ -70,10 +71,9 @@ class Agent(Manager):
         self._clock: WallClock = clock
         rng = rng if rng is not None else random.Random()
         state_dir = config.state_dir
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DriverError(f"cannot create state_dir {state_dir}: {exc.strerror}") from exc
+        exposed = ensure_private_dir(state_dir, "state_dir")
+        if exposed is not None:
+            logger.warning("%s", exposed)
         http = config.http
         self.client = ControllerClient(
             str(config.controller_url),

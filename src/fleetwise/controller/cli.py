@@ -36,10 +36,11 @@ def controller(
     # The server stack (store, web framework, decision core) loads only when serving, so
     # every other ``fleetwise`` command starts quickly.
     from fleetwise.controller.config import load_config
-    from fleetwise.controller.runtime import serve
+    from fleetwise.controller.runtime import prepare_state, serve
 
     settings = load_config(config)
     configure_logging()
+    prepare_state(settings, config)
     serve(settings)
 
 

@@ -297,6 +297,16 @@ class ControllerConfig(_Section):
             return self.database_url
         return f"sqlite:///{self.state_dir / 'controller.db'}"
 
+    def inline_secrets(self) -> list[str]:
+        """The settings of this file that are secrets (passwords), by name."""
+        found = []
+        if self.database_url is not None and normalise_url(self.database_url).password:
+            found.append("database_url")
+        powers = [("power_default", self.power_default)]
+        powers += [(f"hosts[{h.name}].power", h.power) for h in self.hosts]
+        found += [f"{where}.password" for where, p in powers if isinstance(p, IpmiPower)]
+        return found
+
     def host(self, name: str) -> HostEntry | None:
         """The configured entry of host ``name``, if any."""
         return next((h for h in self.hosts if h.name == name), None)

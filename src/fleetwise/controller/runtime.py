@@ -10,20 +10,36 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import uvicorn
 
+from fleetwise.config_file import secrets_warning
 from fleetwise.controller.api import create_app
 from fleetwise.controller.config import ControllerConfig
 from fleetwise.controller.context import ControllerContext, build_context
 from fleetwise.controller.executor import ExecutorService
 from fleetwise.controller.global_manager import GlobalManagerService
+from fleetwise.private_files import ensure_private_dir, exposure_warning
 from fleetwise.service import ServiceRunner
 from fleetwise.store.database import safe_url
 
-__all__ = ["managers", "serve"]
+__all__ = ["managers", "prepare_state", "serve"]
 
 logger = logging.getLogger(__name__)
+
+
+def prepare_state(config: ControllerConfig, config_path: Path) -> None:
+    """Create the state directory (0700) if the database lives there; warn of exposed
+    state or secrets. Raises ParameterError in one line when it cannot be created."""
+    warnings = [secrets_warning(config_path, config.inline_secrets())]
+    if config.database_url is None:
+        warnings.append(ensure_private_dir(config.state_dir, "state_dir"))
+        database = config.state_dir / "controller.db"
+        warnings.append(exposure_warning(database, f"the database {database}"))
+    for warning in warnings:
+        if warning is not None:
+            logger.warning("%s", warning)
 
 
 def managers(context: ControllerContext) -> ServiceRunner:

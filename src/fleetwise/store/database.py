@@ -8,6 +8,7 @@ them without any ``alembic.ini``.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetwise.errors import DriverError, ParameterError
+from fleetwise.private_files import create_private_file, ensure_private_dir
 
 __all__ = [
     "READ_ONLY",
@@ -30,6 +32,7 @@ __all__ = [
     "create_engine_for",
     "current_revision",
     "downgrade",
+    "driver_installed",
     "head_revision",
     "normalise_url",
     "safe_url",
@@ -78,6 +81,11 @@ def safe_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def driver_installed(module: str) -> bool:
+    """Whether the database driver ``module`` can be imported."""
+    return importlib.util.find_spec(module) is not None
+
+
 def create_engine_for(
     url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False
 ) -> Engine:
@@ -90,9 +98,17 @@ def create_engine_for(
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "sqlite":
+        if not driver_installed("psycopg"):
+            raise ParameterError(
+                "the database is PostgreSQL but its driver is not installed: "
+                "pip install 'fleetwise[postgres]'"
+            )
         return create_engine(parsed, pool_pre_ping=True, echo=echo)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database)
+        if not path.parent.is_dir():
+            ensure_private_dir(path.parent, "database folder")
+        create_private_file(path)
     engine = create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
@@ -151,9 +167,27 @@ def _transaction(target: str | URL | Engine) -> Iterator[Connection]:
 
 
 def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
-    """Migrate the database at ``target`` (a URL or an engine) up to ``revision``."""
+    """Migrate the database at ``target`` (a URL or an engine) up to ``revision``.
+
+    A database written by a newer fleetwise (at a revision this one does not ship) is
+    refused in one line rather than half-understood.
+    """
     with _transaction(target) as connection:
+        _refuse_newer_schema(connection)
         command.upgrade(alembic_config(connection), revision)
+
+
+def _refuse_newer_schema(connection: Connection) -> None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        return
+    scripts = ScriptDirectory.from_config(alembic_config())
+    if current not in {script.revision for script in scripts.walk_revisions()}:
+        raise ParameterError(
+            f"the database {safe_url(connection.engine.url)} is at schema revision {current!r}, "
+            f"newer than this fleetwise knows (its newest is {scripts.get_current_head()!r}): "
+            "run the newer fleetwise, or restore a backup"
+        )
 
 
 def downgrade(target: str | URL | Engine, revision: str = "base") -> None:
