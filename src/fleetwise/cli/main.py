@@ -7,9 +7,11 @@ exits with status 2; a failing driver or peer exits with status 1.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from fleetwise import __version__
 from fleetwise.agent.cli import agent_app
 from fleetwise.cli import admin
 from fleetwise.cli import simulate as simulate_cmds
@@ -27,11 +29,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"fleetwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Energy-aware consolidation of virtualisation hosts."""
+
+
 app.command("simulate")(simulate_cmds.simulate)
 app.command("sweep")(simulate_cmds.sweep)
 app.add_typer(admin.hosts_app, name="hosts")
 app.add_typer(admin.vms_app, name="vms")
 app.add_typer(admin.plans_app, name="plans")
+app.add_typer(admin.migrations_app, name="migrations")
+app.command("stats", cls=admin.AdminCommand)(admin.stats)
 app.add_typer(agent_app, name="agent")
 app.add_typer(controller_app, name="controller")
 app.command("demo")(demo)
