@@ -119,7 +119,8 @@ class AdminFleet:
 def admin_fleet(tmp: Path, layout: Layout, **settings: object) -> Iterator[AdminFleet]:
     """A controller in ``mode: recommend`` knowing the hosts of ``layout``, each with
     simulated power, registered with its VMs. ``settings`` are more configuration keys;
-    planning rounds only run when asked for (``plan_round_spacing_s`` is an hour)."""
+    planning rounds only run when asked for and silent agents stay heard for an hour
+    (``plan_round_spacing_s``, ``heartbeat_timeout_s``), however slow the machine."""
     admin, agents = token_hashes()
     hashes = dict(agents)
     port = free_port()
@@ -129,6 +130,7 @@ def admin_fleet(tmp: Path, layout: Layout, **settings: object) -> Iterator[Admin
         "admin_token_hash": admin,
         "mode": "recommend",
         "plan_round_spacing_s": 3600,
+        "heartbeat_timeout_s": 3600,
         "hosts": [
             {"name": h, "token_hash": hashes[h], "power": {"driver": "simulated"}} for h in layout
         ],

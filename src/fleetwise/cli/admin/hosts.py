@@ -113,9 +113,10 @@ def evacuation_line(evacuation: Evacuation) -> str:
     elif host.vms == 0:
         how = "it holds no VMs: nothing to drain"
     else:
+        fit = "it fits" if host.vms == 1 else "they fit"
         how = (
             f"no plan drains its {count(host.vms, 'VM')} yet (an open plan holds the drain "
-            "back, or they fit on no other host now); every round tries again"
+            f"back, or {fit} on no other host now); every round tries again"
         )
     return f"{host.name}: maintenance on; {how}"
 
