@@ -183,6 +183,7 @@ def test_evacuating_an_empty_host_says_there_is_nothing_to_drain(fleet: AdminFle
     [
         (("hosts", "list"), "wrong-token", 2, "401"),
         (("hosts", "show", "nope"), ADMIN_TOKEN, 2, "404 unknown host: nope"),
+        (("hosts", "show", ""), ADMIN_TOKEN, 2, "a host name must not be empty"),
         (("hosts", "maintenance", "h1", "sideways"), ADMIN_TOKEN, 2, "'on' or 'off'"),
         (("plans", "approve", "999"), ADMIN_TOKEN, 2, "404"),
         (("vms", "list"), None, 2, "no admin token"),

@@ -86,8 +86,10 @@ class Reply(Generic[T]):
     value: T
 
 
-def _segment(value: str) -> str:
+def _segment(value: str, what: str) -> str:
     """A path segment: a name with ``/``, ``?`` or ``%`` stays one segment."""
+    if not value.strip():
+        raise InputError(f"{what} must not be empty")
     return quote(value, safe="")
 
 
@@ -100,15 +102,17 @@ class Calls:
 
     @staticmethod
     def host(name: str) -> Call[HostOut]:
-        return Call("GET", f"/v1/hosts/{_segment(name)}", HostOut)
+        return Call("GET", f"/v1/hosts/{_segment(name, 'a host name')}", HostOut)
 
     @staticmethod
     def maintenance(name: str, on: bool) -> Call[HostOut]:
-        return Call("POST", f"/v1/hosts/{_segment(name)}/maintenance", HostOut, {"on": on})
+        return Call(
+            "POST", f"/v1/hosts/{_segment(name, 'a host name')}/maintenance", HostOut, {"on": on}
+        )
 
     @staticmethod
     def evacuate(name: str) -> Call[Evacuation]:
-        return Call("POST", f"/v1/hosts/{_segment(name)}/evacuate", Evacuation)
+        return Call("POST", f"/v1/hosts/{_segment(name, 'a host name')}/evacuate", Evacuation)
 
     @staticmethod
     def vms(host: str | None = None) -> Call[list[VmOut]]:
@@ -116,7 +120,7 @@ class Calls:
 
     @staticmethod
     def vm(uuid: str) -> Call[VmOut]:
-        return Call("GET", f"/v1/vms/{_segment(uuid)}", VmOut)
+        return Call("GET", f"/v1/vms/{_segment(uuid, 'a VM UUID')}", VmOut)
 
     @staticmethod
     def plans(states: list[str] | None = None, limit: int | None = None) -> Call[list[PlanOut]]:

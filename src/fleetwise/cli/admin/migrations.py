@@ -29,11 +29,11 @@ def parse_since(value: str, now: datetime) -> datetime:
     """A point in time: ISO 8601 (UTC unless it has an offset) or an age before ``now``
     such as ``90s``, ``15m``, ``2h`` or ``7d``."""
     age = _AGE.fullmatch(value.strip())
-    if age is not None:
-        return now - timedelta(seconds=float(age["n"]) * _UNIT_S[age["unit"]])
     try:
+        if age is not None:
+            return now - timedelta(seconds=float(age["n"]) * _UNIT_S[age["unit"]])
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InputError(
             f"--since {value!r}: give an ISO 8601 time (2025-01-06T08:00:00Z) or an age "
             "such as 90s, 15m, 2h, 7d"

@@ -24,7 +24,7 @@ def stats_fields(stats: FleetStats) -> Group:
             ("migrations started", number(stats.migrations_total)),
             ("AOTF", f"{stats.aotf:.2%} (time awake hosts spent overloaded)"),
             ("AITF", f"{stats.aitf:.2%} (time hosts spent asleep)"),
-            ("estimated energy", f"{stats.estimated_energy_kwh:,.3f} kWh"),
+            ("estimated energy", f"{stats.estimated_energy_kwh:.3f} kWh"),
         ],
     )
 
