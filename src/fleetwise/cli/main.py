@@ -28,6 +28,7 @@ class Subcommand(NamedTuple):
     module: str
     attribute: str
     summary: str
+    command_class: str | None = None  # a command function's click class, in ``module``
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -47,11 +48,24 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "Run a lab of a simulated fleet and watch it consolidate.",
     ),
     "hosts": Subcommand(
-        "fleetwise.cli.admin", "hosts_app", "Inspect hosts and switch maintenance mode."
+        "fleetwise.cli.admin",
+        "hosts_app",
+        "Inspect hosts, switch maintenance mode, evacuate a host.",
     ),
     "vms": Subcommand("fleetwise.cli.admin", "vms_app", "Inspect VMs."),
     "plans": Subcommand(
         "fleetwise.cli.admin", "plans_app", "Inspect, approve, cancel plans and skip actions."
+    ),
+    "migrations": Subcommand(
+        "fleetwise.cli.admin",
+        "migrations_app",
+        "Inspect live migrations; say where the VM of a stuck one is.",
+    ),
+    "stats": Subcommand(
+        "fleetwise.cli.admin",
+        "stats",
+        "Fleet figures: hosts by state, VMs, migrations, AOTF, AITF, energy.",
+        command_class="AdminCommand",
     ),
     "lab": Subcommand(
         "fleetwise.lab.cli",
@@ -76,13 +90,15 @@ def load_subcommand(name: str) -> Any:
     import typer
 
     entry = SUBCOMMANDS[name]
-    target = getattr(importlib.import_module(entry.module), entry.attribute)
+    module = importlib.import_module(entry.module)
+    target = getattr(module, entry.attribute)
     command: Any
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)  # as ``add_typer`` would: always a group
     else:
         single = typer.Typer(add_completion=False)
-        single.command(name)(target)
+        cls = getattr(module, entry.command_class) if entry.command_class else None
+        single.command(name, cls=cls)(target)
         command = typer.main.get_command(single)
     command.name = name
     return command
@@ -92,6 +108,8 @@ def build_app() -> Any:
     """The ``fleetwise`` Typer app, its sub-commands listed but not imported."""
     import typer
     from typer.core import TyperCommand, TyperGroup
+
+    from fleetwise.cli.root import root
 
     class LazyGroup(TyperGroup):
         """A group that imports a sub-command when it is used, not to list it."""
@@ -123,9 +141,7 @@ def build_app() -> Any:
         add_completion=False,
     )
 
-    @app.callback()
-    def _root() -> None:
-        """Energy-aware consolidation of virtualisation hosts."""
+    app.callback()(root)
 
     return app
 
